@@ -1,0 +1,220 @@
+//! The fixed-size values a report carries and a policy pins: report data,
+//! measurement, TCB version. Newtypes, so that one is never passed for another.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha384};
+
+use crate::error::{AttestationError, Check};
+
+/// The 64 bytes of caller-chosen data the hardware signs into a report.
+///
+/// Veil puts a hash of the serving key and the client's nonce here; that is
+/// what binds the key to the attested code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ReportData(pub [u8; 64]);
+
+impl ReportData {
+    /// Lowercase hex, 128 characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses exactly 128 hex characters.
+    pub fn from_hex(s: &str) -> Result<Self, AttestationError> {
+        decode_fixed_hex(s, "report data").map(ReportData)
+    }
+}
+
+impl fmt::Debug for ReportData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReportData({})", self.to_hex())
+    }
+}
+
+impl Serialize for ReportData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for ReportData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        ReportData::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The launch digest of the guest (SEV-SNP `MEASUREMENT`, 48 bytes): which
+/// code is running. This is what a policy pins.
+///
+/// Displays and parses as 96 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Measurement(pub [u8; 48]);
+
+impl Measurement {
+    /// SHA-384 of `bytes`: the measurement the simulated platform reports for
+    /// a server executable.
+    pub fn sha384_of(bytes: &[u8]) -> Self {
+        Measurement(Sha384::digest(bytes).into())
+    }
+}
+
+impl fmt::Display for Measurement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Measurement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Measurement({self})")
+    }
+}
+
+impl FromStr for Measurement {
+    type Err = AttestationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        decode_fixed_hex(s, "measurement").map(Measurement)
+    }
+}
+
+impl Serialize for Measurement {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Measurement {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The security version numbers of the platform's firmware components, in
+/// the Milan/Genoa layout of a SEV-SNP `TCB_VERSION`.
+///
+/// A policy floor is compared componentwise: every component must be at
+/// least the floor's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcbVersion {
+    /// SVN of the PSP bootloader.
+    pub bootloader: u8,
+    /// SVN of the PSP operating system (TEE).
+    pub tee: u8,
+    /// SVN of the SNP firmware.
+    pub snp: u8,
+    /// Lowest patch level of all cores' microcode.
+    pub microcode: u8,
+}
+
+impl TcbVersion {
+    /// Decodes the 8-byte Milan/Genoa layout: byte 0 bootloader, 1 TEE,
+    /// 2..6 reserved, 6 SNP, 7 microcode.
+    pub fn from_milan_bytes(bytes: [u8; 8]) -> Self {
+        TcbVersion {
+            bootloader: bytes[0],
+            tee: bytes[1],
+            snp: bytes[6],
+            microcode: bytes[7],
+        }
+    }
+
+    /// Encodes the 8-byte Milan/Genoa layout (reserved bytes zero).
+    pub fn to_milan_bytes(self) -> [u8; 8] {
+        [
+            self.bootloader,
+            self.tee,
+            0,
+            0,
+            0,
+            0,
+            self.snp,
+            self.microcode,
+        ]
+    }
+
+    /// Whether every component is at least `floor`'s.
+    pub fn meets(&self, floor: &TcbVersion) -> bool {
+        self.bootloader >= floor.bootloader
+            && self.tee >= floor.tee
+            && self.snp >= floor.snp
+            && self.microcode >= floor.microcode
+    }
+}
+
+impl fmt::Display for TcbVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bootloader={} tee={} snp={} microcode={}",
+            self.bootloader, self.tee, self.snp, self.microcode
+        )
+    }
+}
+
+/// Serialises bytes as a lowercase hex string (for fixed arrays serde lacks).
+pub(crate) fn serialize_hex<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&hex::encode(bytes))
+}
+
+fn decode_fixed_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], AttestationError> {
+    let mut out = [0u8; N];
+    hex::decode_to_slice(s, &mut out).map_err(|e| {
+        AttestationError::new(
+            Check::Format,
+            format!("{what} must be {} hex characters: {e}", 2 * N),
+        )
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measurement_hex_round_trips() {
+        let m = Measurement([0xab; 48]);
+        let s = m.to_string();
+        assert_eq!(s.len(), 96);
+        assert_eq!(s.parse::<Measurement>().unwrap(), m);
+        assert_eq!(s.to_uppercase().parse::<Measurement>().unwrap(), m);
+    }
+
+    #[test]
+    fn measurement_of_wrong_length_or_alphabet_is_refused() {
+        assert!("ab".parse::<Measurement>().is_err());
+        assert!("zz".repeat(48).parse::<Measurement>().is_err());
+        assert!("ab".repeat(49).parse::<Measurement>().is_err());
+    }
+
+    #[test]
+    fn report_data_hex_round_trips() {
+        let rd = ReportData([7; 64]);
+        assert_eq!(ReportData::from_hex(&rd.to_hex()).unwrap(), rd);
+        assert!(ReportData::from_hex("07").is_err());
+    }
+
+    #[test]
+    fn tcb_layout_round_trips_and_floor_is_componentwise() {
+        let t = TcbVersion {
+            bootloader: 3,
+            tee: 0,
+            snp: 8,
+            microcode: 115,
+        };
+        assert_eq!(TcbVersion::from_milan_bytes(t.to_milan_bytes()), t);
+        assert!(t.meets(&t));
+        assert!(t.meets(&TcbVersion::default()));
+        assert!(!t.meets(&TcbVersion {
+            tee: 1,
+            ..TcbVersion::default()
+        }));
+    }
+}

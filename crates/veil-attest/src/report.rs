@@ -1,0 +1,265 @@
+//! The SEV-SNP attestation report byte layout (AMD SEV-SNP ABI specification,
+//! table "ATTESTATION_REPORT"): parsing the fields the verifier uses, and
+//! encoding the reports the simulated platform signs.
+//!
+//! Only what verification needs is read. Versions 2, 3 and 5 share the
+//! offsets of every field read here; the TCB fields are decoded in the
+//! Milan/Genoa layout, so reports that say they come from another CPU
+//! family (Turin and later lay out TCB versions differently) are refused.
+
+use crate::error::{AttestationError, Check};
+use crate::fields::{Measurement, ReportData, TcbVersion};
+
+/// Length of an attestation report.
+pub const REPORT_LEN: usize = 0x4A0;
+/// The signature covers bytes `[0, SIGNED_LEN)`.
+pub const SIGNED_LEN: usize = 0x2A0;
+/// `SIGNATURE_ALGO` value for ECDSA P-384 with SHA-384.
+pub const SIGNATURE_ALGO_ECDSA_P384_SHA384: u32 = 1;
+/// Guest policy bit 19: the guest may be debugged by the hypervisor.
+pub const POLICY_DEBUG_BIT: u64 = 1 << 19;
+
+/// Report versions whose fields sit where this module reads them.
+const SUPPORTED_VERSIONS: [u32; 3] = [2, 3, 5];
+/// `CPUID_FAM_ID` of Milan and Genoa (family 19h), present from version 3.
+const CPU_FAMILY_MILAN_GENOA: u8 = 0x19;
+
+/// Byte offsets of the fields used here.
+pub(crate) mod offset {
+    pub const VERSION: usize = 0x000;
+    pub const GUEST_POLICY: usize = 0x008;
+    pub const VMPL: usize = 0x030;
+    pub const SIGNATURE_ALGO: usize = 0x034;
+    pub const CURRENT_TCB: usize = 0x038;
+    /// KEY_INFO: bits 4:2 name the signing key (0 = VCEK, 1 = VLEK).
+    pub const KEY_INFO: usize = 0x048;
+    pub const REPORT_DATA: usize = 0x050;
+    pub const MEASUREMENT: usize = 0x090;
+    pub const REPORTED_TCB: usize = 0x180;
+    pub const CPUID_FAM_ID: usize = 0x188;
+    pub const CHIP_ID: usize = 0x1A0;
+    pub const COMMITTED_TCB: usize = 0x1E0;
+    pub const LAUNCH_TCB: usize = 0x1F0;
+    /// Little-endian, 72 bytes, the top 24 zero.
+    pub const SIGNATURE_R: usize = 0x2A0;
+    /// Little-endian, 72 bytes, the top 24 zero.
+    pub const SIGNATURE_S: usize = 0x2E8;
+    /// Reserved bytes of the signature field, up to the end of the report.
+    pub const SIGNATURE_RESERVED: usize = 0x330;
+}
+
+/// Which key signed a report (`KEY_INFO.SIGNING_KEY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SigningKey {
+    /// The chip- and TCB-specific VCEK.
+    Vcek,
+    /// Anything else (VLEK, none, reserved values).
+    Other(u8),
+}
+
+/// The fields of a report the verifier uses, borrowed from the raw bytes.
+///
+/// Parsing checks only the shape; nothing here is trusted before the
+/// signature over [`Report::bytes`] has been verified.
+#[derive(Debug)]
+pub(crate) struct Report<'a> {
+    /// The raw bytes as received (the signature is checked over these).
+    pub bytes: &'a [u8; REPORT_LEN],
+    pub version: u32,
+    pub guest_policy: u64,
+    pub vmpl: u32,
+    pub signing_key: SigningKey,
+    pub reported_tcb: TcbVersion,
+    pub report_data: ReportData,
+    pub measurement: Measurement,
+    pub chip_id: [u8; 64],
+}
+
+impl<'a> Report<'a> {
+    /// Parses a received report: length, version, signature algorithm and
+    /// CPU family are checked; everything else is read as is.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, AttestationError> {
+        let bytes: &[u8; REPORT_LEN] = bytes.try_into().map_err(|_| {
+            format_error(format!(
+                "report is {} bytes, expected {REPORT_LEN}",
+                bytes.len()
+            ))
+        })?;
+        let version = u32::from_le_bytes(field(bytes, offset::VERSION));
+        if !SUPPORTED_VERSIONS.contains(&version) {
+            return Err(format_error(format!(
+                "report version {version} is not supported (supported: {SUPPORTED_VERSIONS:?})"
+            )));
+        }
+        let signature_algo = u32::from_le_bytes(field(bytes, offset::SIGNATURE_ALGO));
+        if signature_algo != SIGNATURE_ALGO_ECDSA_P384_SHA384 {
+            return Err(format_error(format!(
+                "signature algorithm {signature_algo} is not supported (expected 1, ECDSA P-384 with SHA-384)"
+            )));
+        }
+        if version >= 3 && bytes[offset::CPUID_FAM_ID] != CPU_FAMILY_MILAN_GENOA {
+            return Err(format_error(format!(
+                "CPU family {:#04x} is not supported (expected {CPU_FAMILY_MILAN_GENOA:#04x}, Milan/Genoa TCB layout)",
+                bytes[offset::CPUID_FAM_ID]
+            )));
+        }
+        let key_info = u32::from_le_bytes(field(bytes, offset::KEY_INFO));
+        // Bits 4:2, so the value fits in three bits.
+        let signing_key = match ((key_info >> 2) & 0b111) as u8 {
+            0 => SigningKey::Vcek,
+            other => SigningKey::Other(other),
+        };
+        Ok(Report {
+            bytes,
+            version,
+            guest_policy: u64::from_le_bytes(field(bytes, offset::GUEST_POLICY)),
+            vmpl: u32::from_le_bytes(field(bytes, offset::VMPL)),
+            signing_key,
+            reported_tcb: TcbVersion::from_milan_bytes(field(bytes, offset::REPORTED_TCB)),
+            report_data: ReportData(field(bytes, offset::REPORT_DATA)),
+            measurement: Measurement(field(bytes, offset::MEASUREMENT)),
+            chip_id: field(bytes, offset::CHIP_ID),
+        })
+    }
+
+    /// Whether the guest policy allows the hypervisor to debug the guest.
+    pub fn debug_allowed(&self) -> bool {
+        self.guest_policy & POLICY_DEBUG_BIT != 0
+    }
+}
+
+/// The fields the simulated platform chooses; the rest of its report is zero.
+#[derive(Debug, Clone)]
+pub(crate) struct UnsignedReport {
+    pub guest_policy: u64,
+    pub tcb: TcbVersion,
+    pub report_data: ReportData,
+    pub measurement: Measurement,
+}
+
+impl UnsignedReport {
+    /// Version of the reports this encodes.
+    pub const VERSION: u32 = 2;
+
+    /// Encodes a version-2 report with a zero signature field.
+    pub fn encode(&self) -> [u8; REPORT_LEN] {
+        let mut bytes = [0u8; REPORT_LEN];
+        put(&mut bytes, offset::VERSION, &Self::VERSION.to_le_bytes());
+        put(
+            &mut bytes,
+            offset::GUEST_POLICY,
+            &self.guest_policy.to_le_bytes(),
+        );
+        put(
+            &mut bytes,
+            offset::SIGNATURE_ALGO,
+            &SIGNATURE_ALGO_ECDSA_P384_SHA384.to_le_bytes(),
+        );
+        let tcb = self.tcb.to_milan_bytes();
+        for at in [
+            offset::CURRENT_TCB,
+            offset::REPORTED_TCB,
+            offset::COMMITTED_TCB,
+            offset::LAUNCH_TCB,
+        ] {
+            put(&mut bytes, at, &tcb);
+        }
+        put(&mut bytes, offset::REPORT_DATA, &self.report_data.0);
+        put(&mut bytes, offset::MEASUREMENT, &self.measurement.0);
+        bytes
+    }
+}
+
+fn format_error(detail: String) -> AttestationError {
+    AttestationError::new(Check::Format, detail)
+}
+
+/// Copies the `N` bytes at `at` out of a report. `at` is one of the
+/// constants above, all of which leave room for their field.
+fn field<const N: usize>(bytes: &[u8; REPORT_LEN], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[at..at + N]);
+    out
+}
+
+fn put(bytes: &mut [u8; REPORT_LEN], at: usize, value: &[u8]) {
+    bytes[at..at + value.len()].copy_from_slice(value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> UnsignedReport {
+        UnsignedReport {
+            guest_policy: 0x30000,
+            tcb: TcbVersion {
+                bootloader: 1,
+                tee: 2,
+                snp: 3,
+                microcode: 4,
+            },
+            report_data: ReportData([5; 64]),
+            measurement: Measurement([6; 48]),
+        }
+    }
+
+    #[test]
+    fn encoded_report_parses_back_to_its_fields() {
+        let bytes = sample().encode();
+        let report = Report::parse(&bytes).unwrap();
+        assert_eq!(report.version, 2);
+        assert_eq!(report.guest_policy, 0x30000);
+        assert!(!report.debug_allowed());
+        assert_eq!(report.reported_tcb, sample().tcb);
+        assert_eq!(report.report_data, ReportData([5; 64]));
+        assert_eq!(report.measurement, Measurement([6; 48]));
+        assert_eq!(report.signing_key, SigningKey::Vcek);
+        assert_eq!(report.chip_id, [0; 64]);
+    }
+
+    #[test]
+    fn refuses_wrong_length() {
+        let bytes = sample().encode();
+        for len in [0, 4, REPORT_LEN - 1] {
+            let err = Report::parse(&bytes[..len]).unwrap_err();
+            assert_eq!(err.check, Check::Format);
+        }
+        let mut longer = bytes.to_vec();
+        longer.push(0);
+        assert_eq!(Report::parse(&longer).unwrap_err().check, Check::Format);
+    }
+
+    #[test]
+    fn refuses_unsupported_version_and_signature_algorithm() {
+        for version in [0u32, 1, 4, 6, u32::MAX] {
+            let mut bytes = sample().encode();
+            put(&mut bytes, offset::VERSION, &version.to_le_bytes());
+            assert_eq!(Report::parse(&bytes).unwrap_err().check, Check::Format);
+        }
+        let mut bytes = sample().encode();
+        put(&mut bytes, offset::SIGNATURE_ALGO, &2u32.to_le_bytes());
+        assert_eq!(Report::parse(&bytes).unwrap_err().check, Check::Format);
+    }
+
+    #[test]
+    fn refuses_version_3_report_from_a_non_milan_genoa_family() {
+        let mut bytes = sample().encode();
+        put(&mut bytes, offset::VERSION, &3u32.to_le_bytes());
+        bytes[offset::CPUID_FAM_ID] = 0x1A; // Turin
+        assert_eq!(Report::parse(&bytes).unwrap_err().check, Check::Format);
+        bytes[offset::CPUID_FAM_ID] = CPU_FAMILY_MILAN_GENOA;
+        assert_eq!(Report::parse(&bytes).unwrap().version, 3);
+    }
+
+    #[test]
+    fn reads_debug_bit_and_signing_key_selector() {
+        let mut unsigned = sample();
+        unsigned.guest_policy |= POLICY_DEBUG_BIT;
+        let mut bytes = unsigned.encode();
+        bytes[offset::KEY_INFO] = 1 << 2; // VLEK
+        let report = Report::parse(&bytes).unwrap();
+        assert!(report.debug_allowed());
+        assert_eq!(report.signing_key, SigningKey::Other(1));
+    }
+}

@@ -1,0 +1,203 @@
+//! SEV-SNP trust: which key may sign a report, established from the VCEK →
+//! ASK → ARK chain with the ARK pinned in code.
+//!
+//! The `sev` crate (without OpenSSL) checks the three RSA-PSS signatures and
+//! nothing else. This module adds what it leaves out: strict DER (a
+//! certificate must re-encode to exactly the bytes received), the validity
+//! period of every certificate at the verification time, and the binding of
+//! the VCEK to the report: its hwID and TCB extensions must equal the
+//! report's chip ID and reported TCB.
+
+use p384::ecdsa::VerifyingKey;
+use p384::pkcs8::DecodePublicKey;
+use sev::certs::snp::{Certificate as SevCertificate, Chain, Verifiable, ca};
+use x509_cert::Certificate;
+use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::spki::ObjectIdentifier;
+
+use crate::error::{AttestationError, Check};
+use crate::fields::TcbVersion;
+use crate::report::{Report, SigningKey};
+
+/// AMD's root key for Milan (ARK-Milan), PEM: the only SEV-SNP root trusted.
+const PINNED_ARK_PEM: &[u8] = sev::certs::snp::builtin::milan::ARK;
+
+/// VCEK extensions (AMD "Versioned Chip Endorsement Key" specification).
+const OID_BOOTLOADER_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
+const OID_TEE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.2");
+const OID_SNP_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.3");
+const OID_MICROCODE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.8");
+const OID_HW_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.4");
+
+/// Returns the VCEK's key if `certificates` (`[VCEK, ASK]` or `[VCEK, ASK,
+/// ARK]`, DER) chain to the pinned ARK, are all valid at `now_unix`, and the
+/// VCEK is the one for `report`'s chip and reported TCB.
+pub(crate) fn endorsed_vcek_key(
+    certificates: &[Vec<u8>],
+    report: &Report<'_>,
+    now_unix: u64,
+) -> Result<VerifyingKey, AttestationError> {
+    let (vcek_der, ask_der, supplied_ark_der) = match certificates {
+        [vcek, ask] => (vcek, ask, None),
+        [vcek, ask, ark] => (vcek, ask, Some(ark)),
+        _ => {
+            return Err(AttestationError::new(
+                Check::Format,
+                format!(
+                    "sev-snp evidence needs [VCEK, ASK] or [VCEK, ASK, ARK], got {} certificates",
+                    certificates.len()
+                ),
+            ));
+        }
+    };
+    if report.signing_key != SigningKey::Vcek {
+        return Err(chain_error(format!(
+            "report is signed by key selector {:?}; only VCEK-signed reports are supported",
+            report.signing_key
+        )));
+    }
+
+    let ark = pinned_ark()?;
+    if let Some(supplied) = supplied_ark_der
+        && ark.to_der().ok().as_deref() != Some(supplied.as_slice())
+    {
+        return Err(chain_error(
+            "the supplied ARK is not the pinned AMD Milan ARK",
+        ));
+    }
+    let ask = parse_certificate(ask_der, "ASK")?;
+    let vcek = parse_certificate(vcek_der, "VCEK")?;
+
+    let chain = Chain {
+        ca: ca::Chain {
+            ark: SevCertificate::from(ark.clone()),
+            ask: SevCertificate::from(ask.clone()),
+        },
+        vek: SevCertificate::from(vcek.clone()),
+    };
+    (&chain)
+        .verify()
+        .map_err(|e| chain_error(format!("VCEK → ASK → pinned ARK does not verify: {e}")))?;
+
+    for (name, certificate) in [("VCEK", &vcek), ("ASK", &ask), ("ARK", &ark)] {
+        check_validity(certificate, name, now_unix)?;
+    }
+    check_vcek_matches_report(&vcek, report)?;
+
+    let spki = vcek
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| chain_error(format!("VCEK public key does not encode: {e}")))?;
+    VerifyingKey::from_public_key_der(&spki)
+        .map_err(|e| chain_error(format!("VCEK public key is not a P-384 key: {e}")))
+}
+
+fn pinned_ark() -> Result<Certificate, AttestationError> {
+    Certificate::from_pem(PINNED_ARK_PEM)
+        .map_err(|e| chain_error(format!("the pinned ARK does not parse: {e}")))
+}
+
+/// Parses a DER certificate, refusing anything the chain check would
+/// overlook: non-canonical encodings (the check re-encodes), an outer
+/// signature algorithm that differs from the signed inner one, and a
+/// signature BIT STRING with unused bits (the check ignores that count).
+fn parse_certificate(der: &[u8], name: &str) -> Result<Certificate, AttestationError> {
+    let certificate = Certificate::from_der(der)
+        .map_err(|e| chain_error(format!("{name} is not a DER certificate: {e}")))?;
+    if certificate.to_der().ok().as_deref() != Some(der) {
+        return Err(chain_error(format!("{name} is not in canonical DER")));
+    }
+    if certificate.signature_algorithm != certificate.tbs_certificate.signature {
+        return Err(chain_error(format!(
+            "{name}'s outer signature algorithm differs from the signed one"
+        )));
+    }
+    if certificate.signature.unused_bits() != 0 {
+        return Err(chain_error(format!(
+            "{name}'s signature is not a whole number of bytes"
+        )));
+    }
+    Ok(certificate)
+}
+
+fn check_validity(
+    certificate: &Certificate,
+    name: &str,
+    now_unix: u64,
+) -> Result<(), AttestationError> {
+    let validity = &certificate.tbs_certificate.validity;
+    let not_before = validity.not_before.to_unix_duration().as_secs();
+    let not_after = validity.not_after.to_unix_duration().as_secs();
+    if now_unix < not_before || now_unix > not_after {
+        return Err(AttestationError::new(
+            Check::Freshness,
+            format!(
+                "{name} is valid from {not_before} to {not_after} (unix seconds), not at {now_unix}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The VCEK is derived from the chip's secret and the TCB: the report must
+/// claim the chip and TCB the VCEK was issued for, or a firmware could sign
+/// with an old VCEK while claiming a newer TCB.
+fn check_vcek_matches_report(
+    vcek: &Certificate,
+    report: &Report<'_>,
+) -> Result<(), AttestationError> {
+    let certified_tcb = TcbVersion {
+        bootloader: spl_extension(vcek, OID_BOOTLOADER_SPL, "bootloader")?,
+        tee: spl_extension(vcek, OID_TEE_SPL, "TEE")?,
+        snp: spl_extension(vcek, OID_SNP_SPL, "SNP")?,
+        microcode: spl_extension(vcek, OID_MICROCODE_SPL, "microcode")?,
+    };
+    if certified_tcb != report.reported_tcb {
+        return Err(chain_error(format!(
+            "the VCEK is certified for TCB {certified_tcb}, the report claims {}",
+            report.reported_tcb
+        )));
+    }
+    // An all-zero chip ID means the platform masks it (MASK_CHIP_ID); the
+    // VCEK's signature still ties the report to one chip.
+    if report.chip_id != [0; 64] {
+        let hw_id = extension_value(vcek, OID_HW_ID)
+            .ok_or_else(|| chain_error("VCEK has no hwID extension"))?;
+        if hw_id != report.chip_id.as_slice() {
+            return Err(chain_error(
+                "the VCEK was issued for a different chip than the report's chip ID",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A security patch level extension: a DER INTEGER that fits in a byte.
+fn spl_extension(
+    vcek: &Certificate,
+    oid: ObjectIdentifier,
+    name: &str,
+) -> Result<u8, AttestationError> {
+    let value = extension_value(vcek, oid)
+        .ok_or_else(|| chain_error(format!("VCEK has no {name} SPL extension")))?;
+    u8::from_der(value).map_err(|e| {
+        chain_error(format!(
+            "VCEK {name} SPL extension is not a small integer: {e}"
+        ))
+    })
+}
+
+fn extension_value(certificate: &Certificate, oid: ObjectIdentifier) -> Option<&[u8]> {
+    certificate
+        .tbs_certificate
+        .extensions
+        .as_deref()?
+        .iter()
+        .find(|extension| extension.extn_id == oid)
+        .map(|extension| extension.extn_value.as_bytes())
+}
+
+fn chain_error(detail: impl Into<String>) -> AttestationError {
+    AttestationError::new(Check::Chain, detail)
+}

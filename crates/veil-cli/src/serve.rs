@@ -1,0 +1,155 @@
+//! `veil serve`: start the server.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use rand::RngCore;
+use veil_attest::SimulatedProducer;
+use veil_engine::{OrtConfig, OrtEngine, find_onnxruntime_library};
+use veil_server::auth::TokenHash;
+use veil_server::{AppState, Limits, ServerConfig};
+
+/// Which TEE platform produces evidence.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlatformArg {
+    /// No TEE: evidence in the SEV-SNP report format signed by a key this
+    /// process generates. For development and tests only; clients refuse it
+    /// unless told to allow simulation.
+    Simulated,
+}
+
+/// Arguments of `veil serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443", env = "VEIL_LISTEN")]
+    listen: SocketAddr,
+    /// Data directory: stored models, and the generated owner token.
+    #[arg(long, default_value = "./veil-data", env = "VEIL_DATA_DIR")]
+    data_dir: PathBuf,
+    /// TEE platform.
+    #[arg(long, value_enum, default_value = "simulated")]
+    platform: PlatformArg,
+    /// SHA-256 (hex) of an owner token allowed to upload and delete models
+    /// (repeatable). Without any, a token is generated into DATA_DIR/owner-token.
+    #[arg(long = "owner-token-sha256", value_name = "HEX", env = "VEIL_OWNER_TOKEN_SHA256", value_delimiter = ',')]
+    owner_tokens: Vec<TokenHash>,
+    /// SHA-256 (hex) of an API key allowed to run inference (repeatable).
+    /// Without any, inference is open to every client that verified the server.
+    #[arg(long = "api-key-sha256", value_name = "HEX", env = "VEIL_API_KEY_SHA256", value_delimiter = ',')]
+    api_keys: Vec<TokenHash>,
+    /// ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default).
+    #[arg(long, default_value_t = 0)]
+    intra_op_threads: usize,
+    /// ONNX Runtime sessions per model: concurrent runs of one model.
+    #[arg(long, default_value_t = 2)]
+    sessions_per_model: usize,
+    /// Largest encapsulated request in bytes (inference and management calls).
+    #[arg(long, default_value_t = Limits::default().max_request_bytes)]
+    max_request_bytes: usize,
+    /// Largest model upload in bytes.
+    #[arg(long, default_value_t = Limits::default().max_model_bytes)]
+    max_model_bytes: u64,
+    /// Largest number of elements in one input tensor.
+    #[arg(long, default_value_t = Limits::default().max_tensor_elements)]
+    max_tensor_elements: usize,
+    /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, else the project's .venv).
+    #[arg(long, value_name = "PATH")]
+    ort_library: Option<PathBuf>,
+}
+
+/// Reads DATA_DIR/owner-token, creating it (mode 0600) with a random token if absent.
+fn generated_owner_token(data_dir: &Path) -> Result<(PathBuf, String)> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join("owner-token");
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        return Ok((path, token.trim().to_owned()));
+    }
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = hex::encode(raw);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    writeln!(f, "{token}")?;
+    f.sync_all()?;
+    Ok((path, token))
+}
+
+fn search_roots() -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.push(cwd);
+    }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        roots.push(dir);
+    }
+    // The source tree this binary was built from (target/ may live elsewhere).
+    roots.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    roots
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let library = match &args.ort_library {
+        Some(p) => p.clone(),
+        None => find_onnxruntime_library(&search_roots())?,
+    };
+    let mut ort = OrtConfig::new(library.clone());
+    ort.intra_op_threads = args.intra_op_threads;
+    ort.sessions_per_model = args.sessions_per_model;
+    let engine = OrtEngine::new(ort)?;
+    tracing::info!(library = %library.display(), "ONNX Runtime loaded");
+
+    let mut config = ServerConfig::new(args.listen, args.data_dir.clone());
+    config.owner_tokens = args.owner_tokens.clone();
+    config.api_keys = args.api_keys.clone();
+    config.limits.max_request_bytes = args.max_request_bytes;
+    config.limits.max_model_bytes = args.max_model_bytes;
+    config.limits.max_tensor_elements = args.max_tensor_elements;
+    if config.owner_tokens.is_empty() {
+        let (path, token) = generated_owner_token(&args.data_dir)?;
+        config.owner_tokens.push(TokenHash::of(&token));
+        tracing::info!(path = %path.display(), "owner token (no --owner-token-sha256 given)");
+    }
+
+    let measurement = veil_server::measurement::executable_measurement().context("cannot hash the server executable")?;
+    let producer = match args.platform {
+        PlatformArg::Simulated => {
+            tracing::warn!("platform `simulated`: NOT a TEE; clients must pass --allow-simulation to talk to it");
+            SimulatedProducer::generate(measurement)
+        }
+    };
+    tracing::info!(%measurement, "measurement (SHA-384 of this executable)");
+    let state = AppState::new(config, Arc::new(engine), Box::new(producer))
+        .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
+    tracing::info!(models = state.services.registry.len(), "models loaded");
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "veil serving");
+    axum::serve(listener, veil_server::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

@@ -1,0 +1,92 @@
+//! Streaming model upload over chunked OHTTP: the model is read in pieces
+//! and each piece is encrypted and sent as it is read, so it is never held
+//! in memory whole (nor twice).
+
+use std::io;
+
+use futures::io::{AsyncReadExt as _, AsyncWriteExt};
+use futures::TryStreamExt;
+use tokio::io::AsyncReadExt;
+use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+use veil_protocol::channel::CHUNKED_REQUEST_MEDIA_TYPE;
+use veil_protocol::inner::{self, InnerResponse, StreamingRequestHead};
+use veil_protocol::ProtocolError;
+use veil_protocol::oip::ModelInfo;
+
+use crate::client::{parse_json, segment};
+use crate::{Client, ClientError};
+
+/// Plaintext read per step; `ohttp` splits it into 16 KiB chunks.
+const READ_SIZE: usize = 256 * 1024;
+
+impl Client {
+    /// Uploads `total` bytes from `reader` as model `name`.
+    pub async fn upload_model_reader(
+        &self,
+        name: &str,
+        mut reader: impl tokio::io::AsyncRead + Unpin + Send,
+        total: u64,
+        mut progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<ModelInfo, ClientError> {
+        let mut headers = self.headers(true);
+        headers.push(("content-type".into(), "application/octet-stream".into()));
+        headers.push(("content-length".into(), total.to_string()));
+        let head = StreamingRequestHead::encode("PUT", &format!("/v2/repository/models/{}", segment(name)), &headers)?;
+
+        let (pipe_in, pipe_out) = tokio::io::duplex(READ_SIZE);
+        let mut writer = self.key.request()?.encapsulate_stream(pipe_in.compat_write()).map_err(ProtocolError::from)?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(pipe_out));
+        let send = self
+            .http
+            .post(format!("{}/v1/ohttp", self.base))
+            .header(reqwest::header::CONTENT_TYPE, CHUNKED_REQUEST_MEDIA_TYPE)
+            .body(body)
+            .send();
+
+        let write = async {
+            writer.write_all(&head).await?;
+            let mut buf = vec![0u8; READ_SIZE];
+            let mut framed = Vec::with_capacity(READ_SIZE + 8);
+            let mut sent = 0u64;
+            loop {
+                let n = reader.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                framed.clear();
+                inner::write_body_chunk(&buf[..n], &mut framed);
+                writer.write_all(&framed).await?;
+                sent += n as u64;
+                progress(sent, total);
+            }
+            framed.clear();
+            inner::write_body_end(&mut framed);
+            writer.write_all(&framed).await?;
+            writer.close().await?;
+            io::Result::Ok(())
+        };
+        let (response, written) = tokio::join!(send, write);
+        // A server that refuses early (a bad token, say) answers before the
+        // body is sent; its answer explains more than the broken pipe does.
+        let response = match (response, written) {
+            (Ok(r), Ok(())) => r,
+            (Ok(r), Err(_)) if r.status() != 200 => r,
+            (Ok(_), Err(e)) => return Err(e.into()),
+            (Err(e), _) => return Err(ClientError::connection(e)),
+        };
+
+        let status = response.status().as_u16();
+        if status != 200 {
+            let body = response.bytes().await.map_err(ClientError::connection)?;
+            return Err(ClientError::from_response(status, &body));
+        }
+        let stream = response.bytes_stream().map_err(io::Error::other);
+        let mut opened = writer
+            .response(tokio_util::io::StreamReader::new(stream).compat())
+            .map_err(ProtocolError::from)?;
+        let mut plain = Vec::new();
+        opened.read_to_end(&mut plain).await?;
+        let inner_response = InnerResponse::decode(&plain)?;
+        parse_json(&inner_response)
+    }
+}

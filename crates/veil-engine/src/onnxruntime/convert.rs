@@ -1,0 +1,117 @@
+//! Veil tensors ⇄ ONNX Runtime values, one copy each way.
+//!
+//! In: the little-endian bytes are decoded once into a typed `Vec<T>` whose
+//! buffer ONNX Runtime then uses in place. Out: the session's output buffer is
+//! encoded once into a new byte vector before the session is released.
+
+use std::fmt::Debug;
+
+use ort::value::{DynValue, PrimitiveTensorElementType, TensorElementType, ValueType};
+use veil_tensor::{DataType, Element, Tensor, f16};
+
+use crate::EngineError;
+
+/// Calls `$f::<T>($args)` with `T` the Rust element type of `$dtype`.
+macro_rules! with_element_type {
+    ($dtype:expr, $f:ident($($arg:expr),*)) => {
+        match $dtype {
+            DataType::Bool => $f::<bool>($($arg),*),
+            DataType::U8 => $f::<u8>($($arg),*),
+            DataType::U16 => $f::<u16>($($arg),*),
+            DataType::U32 => $f::<u32>($($arg),*),
+            DataType::U64 => $f::<u64>($($arg),*),
+            DataType::I8 => $f::<i8>($($arg),*),
+            DataType::I16 => $f::<i16>($($arg),*),
+            DataType::I32 => $f::<i32>($($arg),*),
+            DataType::I64 => $f::<i64>($($arg),*),
+            DataType::F16 => $f::<f16>($($arg),*),
+            DataType::F32 => $f::<f32>($($arg),*),
+            DataType::F64 => $f::<f64>($($arg),*),
+            other => Err(EngineError::Run(format!("datatype {other} has no ONNX Runtime mapping"))),
+        }
+    };
+}
+
+/// The Veil data type of an ONNX tensor element type, if Veil serves it.
+pub(super) fn data_type(element: TensorElementType) -> Option<DataType> {
+    Some(match element {
+        TensorElementType::Bool => DataType::Bool,
+        TensorElementType::Uint8 => DataType::U8,
+        TensorElementType::Uint16 => DataType::U16,
+        TensorElementType::Uint32 => DataType::U32,
+        TensorElementType::Uint64 => DataType::U64,
+        TensorElementType::Int8 => DataType::I8,
+        TensorElementType::Int16 => DataType::I16,
+        TensorElementType::Int32 => DataType::I32,
+        TensorElementType::Int64 => DataType::I64,
+        TensorElementType::Float16 => DataType::F16,
+        TensorElementType::Float32 => DataType::F32,
+        TensorElementType::Float64 => DataType::F64,
+        _ => return None,
+    })
+}
+
+/// An ONNX Runtime value holding `tensor`'s elements.
+///
+/// Takes the tensor so its bytes are freed as soon as they are decoded.
+pub(super) fn to_value(tensor: Tensor) -> Result<DynValue, EngineError> {
+    with_element_type!(tensor.dtype(), typed_value(tensor))
+}
+
+fn typed_value<T>(tensor: Tensor) -> Result<DynValue, EngineError>
+where
+    T: Element + PrimitiveTensorElementType + Debug,
+{
+    let shape = tensor
+        .shape()
+        .iter()
+        .map(|&d| i64::try_from(d))
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(|_| EngineError::Run("tensor dimension does not fit in i64".to_owned()))?;
+    // Decoding through `Element::read_le` also turns any non-zero BOOL byte
+    // into a valid `bool`, so ONNX Runtime never sees a byte other than 0 or 1.
+    let values = tensor
+        .to_values::<T>()
+        .map_err(|e| EngineError::Run(e.to_string()))?;
+    drop(tensor);
+    let value = ort::value::Tensor::from_array((shape, values))
+        .map_err(|e| EngineError::Run(format!("could not build an input tensor: {e}")))?;
+    Ok(value.into_dyn())
+}
+
+/// Copies an output value into a Veil tensor.
+pub(super) fn from_value(name: &str, value: &DynValue) -> Result<Tensor, EngineError> {
+    let element = match value.dtype() {
+        ValueType::Tensor { ty, .. } => *ty,
+        other => {
+            return Err(EngineError::Run(format!(
+                "output {name:?} is a {other}, not a tensor"
+            )));
+        }
+    };
+    let dtype = data_type(element).ok_or_else(|| {
+        EngineError::Run(format!(
+            "output {name:?} has element type {element}, which Veil does not serve"
+        ))
+    })?;
+    with_element_type!(dtype, typed_tensor(name, value))
+}
+
+fn typed_tensor<T>(name: &str, value: &DynValue) -> Result<Tensor, EngineError>
+where
+    T: Element + PrimitiveTensorElementType,
+{
+    let (shape, data) = value
+        .try_extract_tensor::<T>()
+        .map_err(|e| EngineError::Run(format!("could not read output {name:?}: {e}")))?;
+    let shape = shape
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<Result<Vec<usize>, _>>()
+        .map_err(|_| EngineError::Run(format!("output {name:?} has a negative dimension")))?;
+    let mut bytes = Vec::with_capacity(std::mem::size_of_val(data));
+    for &v in data {
+        v.write_le(&mut bytes);
+    }
+    Tensor::from_bytes(T::DTYPE, shape, bytes).map_err(|e| EngineError::Run(e.to_string()))
+}

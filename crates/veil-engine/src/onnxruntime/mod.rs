@@ -1,0 +1,154 @@
+//! The ONNX Runtime backend, loaded at run time from a shared library.
+
+mod convert;
+mod model;
+mod pool;
+mod runtime;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ort::session::Session;
+use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
+
+use self::model::OrtModel;
+use self::pool::SessionPool;
+use self::runtime::Runtime;
+use crate::{Engine, EngineError, LoadedModel};
+
+/// How the ONNX Runtime engine runs models.
+///
+/// ```
+/// # use veil_engine::OrtConfig;
+/// let config = OrtConfig::new("/opt/veil/libonnxruntime.so.1.32.0")
+///     .with_intra_op_threads(2)
+///     .with_sessions_per_model(2);
+/// assert_eq!(config.sessions_per_model, 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OrtConfig {
+    /// Full path of `libonnxruntime.so.*` (see
+    /// [`find_onnxruntime_library`](crate::find_onnxruntime_library)).
+    pub library_path: PathBuf,
+    /// Threads each session uses inside one operator; 0 lets ONNX Runtime
+    /// choose (one per physical core).
+    pub intra_op_threads: usize,
+    /// Sessions per loaded model, so that many requests to one model run at
+    /// once; at least 1. Each session holds its own copy of the model's
+    /// weights, except for pre-packed weights, which the sessions share.
+    pub sessions_per_model: usize,
+}
+
+impl OrtConfig {
+    /// ONNX Runtime from `library_path`, ORT's default thread count, one session per model.
+    pub fn new(library_path: impl Into<PathBuf>) -> Self {
+        OrtConfig {
+            library_path: library_path.into(),
+            intra_op_threads: 0,
+            sessions_per_model: 1,
+        }
+    }
+
+    /// Sets [`OrtConfig::intra_op_threads`].
+    #[must_use]
+    pub fn with_intra_op_threads(mut self, threads: usize) -> Self {
+        self.intra_op_threads = threads;
+        self
+    }
+
+    /// Sets [`OrtConfig::sessions_per_model`].
+    #[must_use]
+    pub fn with_sessions_per_model(mut self, sessions: usize) -> Self {
+        self.sessions_per_model = sessions;
+        self
+    }
+}
+
+/// Runs ONNX models with ONNX Runtime on the CPU.
+///
+/// The library is loaded once per process; further engines must name the
+/// same library (they share it) and may differ in every other setting.
+pub struct OrtEngine {
+    runtime: Arc<Runtime>,
+    config: OrtConfig,
+}
+
+impl std::fmt::Debug for OrtEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrtEngine")
+            .field("library", &self.runtime.library)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl OrtEngine {
+    /// Loads ONNX Runtime from `config.library_path` (once per process) and
+    /// checks the configuration.
+    pub fn new(config: OrtConfig) -> Result<Self, EngineError> {
+        if config.sessions_per_model == 0 {
+            return Err(EngineError::InvalidConfig(
+                "sessions_per_model must be at least 1".to_owned(),
+            ));
+        }
+        let runtime = runtime::runtime(&config.library_path)?;
+        Ok(OrtEngine { runtime, config })
+    }
+
+    /// The configuration this engine was made with.
+    pub fn config(&self) -> &OrtConfig {
+        &self.config
+    }
+
+    /// One session of `model`, sharing pre-packed weights with its siblings.
+    fn session(&self, model: &[u8], prepacked: &PrepackedWeights) -> Result<Session, EngineError> {
+        let build = || -> ort::Result<Session> {
+            let mut builder = Session::builder(&self.runtime.environment)?
+                .with_optimization_level(GraphOptimizationLevel::All)?
+                .with_inter_threads(1)?
+                .with_prepacked_weights(prepacked)?;
+            if self.config.intra_op_threads > 0 {
+                builder = builder.with_intra_threads(self.config.intra_op_threads)?;
+            }
+            builder.commit_from_memory(model)
+        };
+        match catch_unwind(AssertUnwindSafe(build)) {
+            Ok(Ok(session)) => Ok(session),
+            Ok(Err(e)) => Err(EngineError::InvalidModel(e.to_string())),
+            // ort panics on value types it does not know (e.g. opaque).
+            Err(panic) => Err(EngineError::InvalidModel(format!(
+                "ONNX Runtime could not describe the model: {}",
+                runtime::panic_message(&*panic)
+            ))),
+        }
+    }
+}
+
+impl Engine for OrtEngine {
+    fn name(&self) -> &'static str {
+        "onnxruntime"
+    }
+
+    fn load(&self, model: &[u8]) -> Result<Arc<dyn LoadedModel>, EngineError> {
+        let prepacked = PrepackedWeights::new();
+        let first = self.session(model, &prepacked)?;
+        // Refuse unsupported signatures before paying for the other sessions.
+        let signature = model::signature_of(&first)?;
+        let mut sessions = Vec::with_capacity(self.config.sessions_per_model);
+        sessions.push(first);
+        for _ in 1..self.config.sessions_per_model {
+            sessions.push(self.session(model, &prepacked)?);
+        }
+        let pool = SessionPool::new(sessions)
+            .ok_or_else(|| EngineError::InvalidConfig("no sessions".to_owned()))?;
+        let loaded = OrtModel::new(signature, pool);
+        tracing::debug!(
+            bytes = model.len(),
+            sessions = loaded.sessions(),
+            "loaded ONNX model"
+        );
+        Ok(Arc::new(loaded))
+    }
+}

@@ -1,0 +1,215 @@
+//! The inner API: Open Inference Protocol (KServe v2) REST plus Veil's model
+//! repository calls. Reachable only through the gateway, so every byte here
+//! arrived encrypted to the attested key.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use veil_protocol::ErrorCode;
+use veil_protocol::oip::{self, InferRequest, InferResponse, ModelMetadata, ServerMetadata};
+use veil_protocol::ProtocolError;
+
+use crate::auth::{bearer, token_allowed};
+use crate::error::ApiError;
+use crate::model_name::ModelName;
+use crate::state::Services;
+
+type S = State<Arc<Services>>;
+
+/// The inner router.
+pub fn router(services: Arc<Services>) -> Router {
+    Router::new()
+        .route("/v2", get(server_metadata))
+        .route("/v2/health/live", get(live))
+        .route("/v2/health/ready", get(ready))
+        .route("/v2/models/{name}", get(model_metadata))
+        .route("/v2/models/{name}/ready", get(model_ready))
+        .route("/v2/models/{name}/infer", post(infer))
+        .route("/v2/repository/index", get(index).post(index))
+        .route("/v2/repository/models/{name}", put(upload).delete(delete))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // The gateway already bounded the ciphertext; uploads bound themselves.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(services)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route in the inner API")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")
+}
+
+fn token(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
+}
+
+fn require_owner(s: &Services, headers: &HeaderMap) -> Result<(), ApiError> {
+    if token_allowed(token(headers), &s.config.owner_tokens) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Unauthorized, "this call needs a valid owner token"))
+    }
+}
+
+fn require_user(s: &Services, headers: &HeaderMap) -> Result<(), ApiError> {
+    let t = token(headers);
+    if s.config.api_keys.is_empty() || token_allowed(t, &s.config.api_keys) || token_allowed(t, &s.config.owner_tokens) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Unauthorized, "this call needs a valid API key"))
+    }
+}
+
+async fn server_metadata() -> Json<ServerMetadata> {
+    Json(ServerMetadata {
+        name: "veil".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        extensions: vec!["binary_tensor_data".into(), "model_repository".into()],
+    })
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "live": true }))
+}
+
+async fn ready() -> Json<serde_json::Value> {
+    Json(json!({ "ready": true }))
+}
+
+async fn model_metadata(State(s): S, Path(name): Path<String>, headers: HeaderMap) -> Result<Json<ModelMetadata>, ApiError> {
+    require_user(&s, &headers)?;
+    let m = s.registry.get(&name)?;
+    let sig = m.model.signature();
+    Ok(Json(ModelMetadata {
+        name: m.name.to_string(),
+        versions: vec!["1".into()],
+        platform: "onnxruntime_onnx".into(),
+        inputs: sig.inputs.clone(),
+        outputs: sig.outputs.clone(),
+        sha256: m.sha256.clone(),
+    }))
+}
+
+async fn model_ready(State(s): S, Path(name): Path<String>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    require_user(&s, &headers)?;
+    let m = s.registry.get(&name)?;
+    Ok(Json(json!({ "name": m.name.as_str(), "ready": true })))
+}
+
+async fn index(State(s): S, headers: HeaderMap) -> Result<Json<Vec<oip::RepositoryEntry>>, ApiError> {
+    require_user(&s, &headers)?;
+    Ok(Json(s.registry.index()))
+}
+
+fn decode_error(e: ProtocolError) -> ApiError {
+    match e {
+        ProtocolError::Tensor(reason) => ApiError::new(ErrorCode::InvalidInput, reason),
+        other => ApiError::new(ErrorCode::BadRequest, other.to_string()),
+    }
+}
+
+async fn infer(State(s): S, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    require_user(&s, &headers)?;
+    let model = s.registry.get(&name)?;
+    let header_length = match headers.get(oip::HEADER_LENGTH_HEADER) {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).ok_or_else(|| {
+            ApiError::new(ErrorCode::BadRequest, "Inference-Header-Content-Length must be a byte count")
+        })?),
+    };
+    let request = InferRequest::decode(&body, header_length).map_err(|e| {
+        let mut err = decode_error(e);
+        if err.code == ErrorCode::InvalidInput {
+            err.expected = Some(model.model.signature().clone());
+        }
+        err
+    })?;
+    drop(body);
+    if let Some(expected) = &request.expected_sha256 {
+        if !expected.eq_ignore_ascii_case(&model.sha256) {
+            return Err(ApiError::new(
+                ErrorCode::ModelHashMismatch,
+                format!("the model served under this name has SHA-256 {}, not the one the client expects", model.sha256),
+            ));
+        }
+    }
+    let limit = s.config.limits.max_tensor_elements;
+    if request.inputs.iter().any(|(_, t)| t.len() > limit) {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("an input tensor has more than the configured limit of {limit} elements"),
+        ));
+    }
+    let wanted: Option<Vec<String>> = request.outputs.as_ref().map(|o| o.iter().map(|r| r.name.clone()).collect());
+    let loaded = model.model.clone();
+    let inputs = request.inputs.clone();
+    let outputs = tokio::task::spawn_blocking(move || loaded.run(inputs, wanted.as_deref()))
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "the inference task failed"))??;
+    let response = InferResponse {
+        model_name: model.name.to_string(),
+        id: request.id.clone(),
+        outputs,
+    };
+    let encoded = response
+        .encode(|n| request.wants_binary(n))
+        .map_err(|e| ApiError::new(ErrorCode::InferenceFailed, e.to_string()))?;
+    let mut resp = Response::new(Body::from(encoded.body));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(if encoded.header_length.is_some() {
+        oip::BINARY_CONTENT_TYPE
+    } else {
+        oip::JSON_CONTENT_TYPE
+    }));
+    if let Some(n) = encoded.header_length {
+        resp.headers_mut().insert(oip::HEADER_LENGTH_HEADER, HeaderValue::from(n));
+    }
+    Ok(resp)
+}
+
+async fn upload(State(s): S, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    require_owner(&s, &headers)?;
+    let name = ModelName::new(&name).map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
+    let max = s.config.limits.max_model_bytes;
+    let internal = |e: std::io::Error| {
+        tracing::error!(error = %e, "cannot write upload");
+        ApiError::new(ErrorCode::Internal, "the server could not store the upload")
+    };
+    let mut temp = s.registry.store().temp().map_err(internal)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::BadRequest, "the upload was cut off before its end"))?;
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the model exceeds the configured limit of {max} bytes"),
+            ));
+        }
+        hasher.update(&chunk);
+        temp.write_all(&chunk).map_err(internal)?;
+    }
+    if size == 0 {
+        return Err(ApiError::new(ErrorCode::InvalidModel, "the upload is empty"));
+    }
+    let info = s.registry.install(name, temp, hex::encode(hasher.finalize()), size).await?;
+    Ok(Json(info).into_response())
+}
+
+async fn delete(State(s): S, Path(name): Path<String>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    require_owner(&s, &headers)?;
+    s.registry.delete(&name).await?;
+    Ok(Json(json!({ "name": name, "deleted": true })))
+}

@@ -1,0 +1,57 @@
+//! Server configuration: where it listens, where models live, who may do what.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::auth::TokenHash;
+
+/// Size limits that protect the server from oversized input.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest encapsulated request body accepted at `/v1/ohttp` (non-chunked).
+    pub max_request_bytes: usize,
+    /// Largest model accepted by an upload.
+    pub max_model_bytes: u64,
+    /// Largest number of elements in one input tensor.
+    pub max_tensor_elements: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: 64 << 20,
+            max_model_bytes: 2 << 30,
+            max_tensor_elements: 64 << 20,
+        }
+    }
+}
+
+/// Everything `veil serve` configures.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Address of the outer API.
+    pub listen: SocketAddr,
+    /// Data directory: models and the generated owner token live here.
+    pub data_dir: PathBuf,
+    /// SHA-256 hashes of the tokens that may upload and delete models.
+    pub owner_tokens: Vec<TokenHash>,
+    /// SHA-256 hashes of API keys that may run inference; empty = open inference.
+    pub api_keys: Vec<TokenHash>,
+    /// Size limits.
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// A configuration with defaults for `data_dir`, listening on `listen`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        ServerConfig {
+            listen,
+            data_dir,
+            owner_tokens: Vec::new(),
+            api_keys: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+}

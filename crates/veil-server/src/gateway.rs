@@ -1,0 +1,185 @@
+//! The OHTTP gateway: decapsulates a request with the attested key, runs it
+//! through the inner API, and encapsulates the response to that request only.
+//!
+//! Two framings share one endpoint, chosen by content type:
+//! * `message/ohttp-req` (RFC 9458): the whole message at once — inference
+//!   and management calls;
+//! * `message/ohttp-chunked-req` (draft-ietf-ohai-chunked-ohttp): a stream of
+//!   authenticated chunks, read by `bhttp`'s streaming parser and fed to the
+//!   handler as it arrives — model uploads, so a model is never held in
+//!   memory whole on its way to disk. Truncation is detected (the final chunk
+//!   is marked), and the handler sees an error, never a short model.
+
+use std::io;
+
+use axum::Router;
+use axum::body::{Body, Bytes, to_bytes};
+use axum::http::{self, HeaderName, HeaderValue, Method, Request};
+use axum::response::Response;
+use bhttp::stream::AsyncReadMessage;
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::TryStreamExt;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+use tower::ServiceExt;
+use veil_protocol::ErrorCode;
+use veil_protocol::channel::{CHUNKED_RESPONSE_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
+use veil_protocol::inner::{self, InnerRequest, InnerResponse};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest inner response body the gateway will encapsulate (our own
+/// responses; a bound only against bugs).
+const MAX_INNER_RESPONSE: usize = 1 << 31;
+
+fn error_response(e: &ApiError) -> InnerResponse {
+    InnerResponse {
+        status: e.code.http_status(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: serde_json::to_vec(&e.body()).unwrap_or_default(),
+    }
+}
+
+fn build_request(method: &[u8], path: &[u8], headers: &[(String, String)], body: Body) -> Result<Request<Body>, ApiError> {
+    let bad = |what: &str| ApiError::new(ErrorCode::BadRequest, format!("inner request has an invalid {what}"));
+    let method = Method::from_bytes(method).map_err(|_| bad("method"))?;
+    if !path.starts_with(b"/") {
+        return Err(bad("path"));
+    }
+    let uri = http::Uri::try_from(path).map_err(|_| bad("path"))?;
+    let mut req = Request::builder().method(method).uri(uri).body(body).map_err(|_| bad("request line"))?;
+    for (k, v) in headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad("header name"))?;
+        let value = HeaderValue::from_str(v).map_err(|_| bad("header value"))?;
+        req.headers_mut().append(name, value);
+    }
+    Ok(req)
+}
+
+async fn run_inner(router: &Router, req: Request<Body>) -> InnerResponse {
+    let Ok(resp) = router.clone().oneshot(req).await;
+    let (parts, body) = resp.into_parts();
+    let body = match to_bytes(body, MAX_INNER_RESPONSE).await {
+        Ok(b) => b.to_vec(),
+        Err(_) => return error_response(&ApiError::new(ErrorCode::Internal, "response body failed")),
+    };
+    InnerResponse {
+        status: parts.status.as_u16(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body,
+    }
+}
+
+fn plaintext_error(code: ErrorCode, message: &str) -> Response {
+    axum::response::IntoResponse::into_response(ApiError::new(code, message))
+}
+
+fn sealed_response(media_type: &'static str, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    resp
+}
+
+/// Handles one `message/ohttp-req`.
+pub async fn handle(state: &AppState, enc_request: Bytes) -> Response {
+    let Ok((inner_bytes, sealer)) = state.attestor.key.decapsulate(&enc_request) else {
+        return plaintext_error(
+            ErrorCode::BadEncapsulation,
+            "the request could not be decapsulated with this server's key; fetch a fresh attestation",
+        );
+    };
+    drop(enc_request);
+    let inner_response = match InnerRequest::decode(&inner_bytes) {
+        Err(e) => error_response(&ApiError::new(ErrorCode::BadRequest, e.to_string())),
+        Ok(req) => {
+            drop(inner_bytes);
+            match build_request(req.method.as_bytes(), req.path.as_bytes(), &req.headers, Body::from(req.body)) {
+                Ok(http_req) => run_inner(&state.inner, http_req).await,
+                Err(e) => error_response(&e),
+            }
+        }
+    };
+    match inner_response.encode().map_err(io::Error::other).and_then(|b| sealer.seal(&b).map_err(io::Error::other)) {
+        Ok(sealed) => sealed_response(RESPONSE_MEDIA_TYPE, sealed),
+        Err(_) => plaintext_error(ErrorCode::Internal, "the response could not be encapsulated"),
+    }
+}
+
+/// Handles one `message/ohttp-chunked-req`, streaming the inner body to the handler.
+pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
+    // `SyncStream`: the body is `Send` but not `Sync`, and the handler future
+    // must be `Send` while the decapsulating reader is borrowed across awaits.
+    let stream = sync_wrapper::SyncStream::new(body.into_data_stream().map_err(io::Error::other));
+    let ciphertext = tokio_util::io::StreamReader::new(stream).compat();
+    let mut request = Box::pin(state.attestor.key.ohttp_server().clone().decapsulate_stream(ciphertext));
+
+    let inner_response = {
+        let mut message = bhttp::Message::async_read(&mut request);
+        let header = match message.header().await {
+            Ok(h) => h,
+            Err(_) => {
+                return plaintext_error(
+                    ErrorCode::BadEncapsulation,
+                    "the chunked request could not be decapsulated with this server's key; fetch a fresh attestation",
+                );
+            }
+        };
+        let control = header.control();
+        let (Some(method), Some(path)) = (control.method(), control.path()) else {
+            return plaintext_error(ErrorCode::BadRequest, "the inner message is not a request");
+        };
+        let headers = inner::fields(header.fields()).unwrap_or_default();
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+        let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }));
+        match build_request(method, path, &headers, body) {
+            Err(e) => error_response(&e),
+            Ok(http_req) => {
+                let pump = async move {
+                    let Ok(mut body) = message.body() else {
+                        let _ = tx.send(Err(io::Error::other("no body"))).await;
+                        return;
+                    };
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        match body.read(&mut buf).await {
+                            Ok(0) => break,
+                            Ok(n) => {
+                                if tx.send(Ok(Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Err(e)).await;
+                                break;
+                            }
+                        }
+                    }
+                };
+                let (_, resp) = tokio::join!(pump, run_inner(&state.inner, http_req));
+                resp
+            }
+        }
+    };
+
+    let encoded = match inner_response.encode() {
+        Ok(e) => e,
+        Err(_) => return plaintext_error(ErrorCode::Internal, "the response could not be encoded"),
+    };
+    let mut sealed = Vec::with_capacity(encoded.len() + 64);
+    let written = async {
+        let mut writer = request.response(&mut sealed).map_err(io::Error::other)?;
+        writer.write_all(&encoded).await?;
+        writer.close().await
+    }
+    .await;
+    match written {
+        Ok(()) => sealed_response(CHUNKED_RESPONSE_MEDIA_TYPE, sealed),
+        Err(_) => plaintext_error(ErrorCode::Internal, "the response could not be encapsulated"),
+    }
+}

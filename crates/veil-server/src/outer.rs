@@ -1,0 +1,88 @@
+//! The outer API: public, plaintext, safe to pass through any proxy.
+//!
+//! * `GET /v1/health`
+//! * `GET /v1/attestation?nonce=<64 hex>` — the evidence bundle
+//! * `POST /v1/ohttp` — encapsulated requests (see [`crate::gateway`])
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use veil_protocol::ErrorCode;
+use veil_protocol::bundle::EvidenceBundle;
+use veil_protocol::channel::{CHUNKED_REQUEST_MEDIA_TYPE, REQUEST_MEDIA_TYPE};
+use veil_protocol::transcript::{self, Nonce};
+
+use crate::error::ApiError;
+use crate::gateway;
+use crate::state::AppState;
+
+/// The whole server as one router, ready for `axum::serve`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/attestation", get(attestation))
+        .route("/v1/ohttp", post(ohttp))
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the inner API is reached through /v1/ohttp") })
+        // Bodies are bounded per framing in `ohttp` below.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "platform": s.attestor.producer.platform().to_string(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "models": s.services.registry.len(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct NonceQuery {
+    nonce: String,
+}
+
+async fn attestation(State(s): State<AppState>, query: Result<Query<NonceQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<EvidenceBundle>, ApiError> {
+    let bad = || ApiError::new(ErrorCode::BadRequest, "query parameter `nonce` must be 64 hex digits (32 fresh random bytes)");
+    let Ok(Query(q)) = query else { return Err(bad()) };
+    let nonce: Nonce = hex::decode(&q.nonce).ok().and_then(|n| n.try_into().ok()).ok_or_else(bad)?;
+    let key_config = s.attestor.key.encoded_config();
+    let report_data = transcript::report_data(key_config, &nonce);
+    let evidence = s.attestor.producer.produce(&report_data).map_err(|e| {
+        tracing::error!(error = %e, "evidence production failed");
+        ApiError::new(ErrorCode::Internal, "the server could not produce evidence")
+    })?;
+    Ok(Json(EvidenceBundle::new(&evidence, key_config, &nonce, env!("CARGO_PKG_VERSION"))))
+}
+
+async fn ohttp(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match content_type {
+        REQUEST_MEDIA_TYPE => {
+            let limit = s.services.config.limits.max_request_bytes;
+            match to_bytes(body, limit).await {
+                Ok(bytes) => gateway::handle(&s, bytes).await,
+                Err(_) => ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("encapsulated requests are limited to {limit} bytes; upload models with chunked OHTTP"),
+                )
+                .into_response(),
+            }
+        }
+        CHUNKED_REQUEST_MEDIA_TYPE => gateway::handle_chunked(&s, body).await,
+        _ => {
+            let mut r = ApiError::new(
+                ErrorCode::BadRequest,
+                format!("content type must be {REQUEST_MEDIA_TYPE} or {CHUNKED_REQUEST_MEDIA_TYPE}"),
+            )
+            .into_response();
+            *r.status_mut() = axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            r
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Shared server state: configuration, models, the attested key.
+
+use std::sync::Arc;
+
+use axum::Router;
+use veil_attest::EvidenceProducer;
+use veil_engine::Engine;
+use veil_protocol::channel::GatewayKey;
+
+use crate::config::ServerConfig;
+use crate::registry::Registry;
+use crate::store::ModelStore;
+
+/// What the inner API needs: configuration and models.
+pub struct Services {
+    /// The configuration the server started with.
+    pub config: ServerConfig,
+    /// The served models.
+    pub registry: Registry,
+}
+
+/// The evidence producer and the key it attests.
+pub struct Attestor {
+    /// Produces evidence over report data.
+    pub producer: Box<dyn EvidenceProducer>,
+    /// The OHTTP key whose configuration the evidence binds.
+    pub key: GatewayKey,
+}
+
+/// State of the outer app: services, attestor and the inner router that the
+/// gateway dispatches decapsulated requests to.
+#[derive(Clone)]
+pub struct AppState {
+    /// Configuration and models.
+    pub services: Arc<Services>,
+    /// Evidence and the gateway key.
+    pub attestor: Arc<Attestor>,
+    /// The Open Inference Protocol router, reachable only through the gateway.
+    pub inner: Router,
+}
+
+impl AppState {
+    /// Opens the model store under the configured data directory, loads its
+    /// models with `engine`, and generates a fresh gateway key.
+    pub fn new(
+        config: ServerConfig,
+        engine: Arc<dyn Engine>,
+        producer: Box<dyn EvidenceProducer>,
+    ) -> std::io::Result<Self> {
+        let store = ModelStore::open(&config.data_dir)?;
+        let registry = Registry::open(engine, store)?;
+        let key = GatewayKey::generate().map_err(std::io::Error::other)?;
+        let services = Arc::new(Services { config, registry });
+        Ok(AppState {
+            inner: crate::api::router(services.clone()),
+            services,
+            attestor: Arc::new(Attestor { producer, key }),
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! A dense tensor: data type, shape and little-endian bytes.
+
+use crate::{DataType, Element};
+
+/// Why bytes and a shape do not make a tensor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TensorError {
+    /// The byte length does not match shape × element size.
+    #[error("tensor of {dtype} with shape {shape:?} needs {expected} bytes, got {actual}")]
+    LengthMismatch {
+        /// Element type.
+        dtype: DataType,
+        /// Declared shape.
+        shape: Vec<usize>,
+        /// Bytes the shape needs.
+        expected: usize,
+        /// Bytes supplied.
+        actual: usize,
+    },
+    /// The shape's element count overflows.
+    #[error("tensor shape {0:?} is too large")]
+    ShapeOverflow(Vec<usize>),
+    /// Elements were requested as a different type than the tensor holds.
+    #[error("tensor holds {actual}, not {requested}")]
+    WrongType {
+        /// The type asked for.
+        requested: DataType,
+        /// The type held.
+        actual: DataType,
+    },
+}
+
+/// A dense row-major tensor holding little-endian element bytes.
+#[derive(Clone, PartialEq)]
+pub struct Tensor {
+    dtype: DataType,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Tensor {
+    // Never print tensor contents: they are request data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tensor")
+            .field("dtype", &self.dtype)
+            .field("shape", &self.shape)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+/// Number of elements of `shape`, or `None` on overflow.
+pub fn element_count(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+impl Tensor {
+    /// A tensor from raw little-endian bytes; checks the length against the shape.
+    pub fn from_bytes(dtype: DataType, shape: Vec<usize>, data: Vec<u8>) -> Result<Self, TensorError> {
+        let expected = element_count(&shape)
+            .and_then(|n| n.checked_mul(dtype.size()))
+            .ok_or_else(|| TensorError::ShapeOverflow(shape.clone()))?;
+        if expected != data.len() {
+            return Err(TensorError::LengthMismatch {
+                dtype,
+                shape,
+                expected,
+                actual: data.len(),
+            });
+        }
+        Ok(Tensor { dtype, shape, data })
+    }
+
+    /// A tensor from typed values; checks the count against the shape.
+    pub fn from_values<T: Element>(shape: Vec<usize>, values: Vec<T>) -> Result<Self, TensorError> {
+        let mut data = Vec::with_capacity(values.len() * T::DTYPE.size());
+        for v in values {
+            v.write_le(&mut data);
+        }
+        Tensor::from_bytes(T::DTYPE, shape, data)
+    }
+
+    /// The values as `T`; fails if `T` is not this tensor's type.
+    pub fn to_values<T: Element>(&self) -> Result<Vec<T>, TensorError> {
+        if T::DTYPE != self.dtype {
+            return Err(TensorError::WrongType {
+                requested: T::DTYPE,
+                actual: self.dtype,
+            });
+        }
+        Ok(self
+            .data
+            .chunks_exact(self.dtype.size())
+            .map(T::read_le)
+            .collect())
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DataType {
+        self.dtype
+    }
+
+    /// Shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dtype.size()
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The raw little-endian bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Takes the raw little-endian bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use half::f16;
+
+    #[test]
+    fn values_round_trip_for_every_element_type() {
+        fn check<T: Element + PartialEq + std::fmt::Debug>(v: Vec<T>) {
+            let t = Tensor::from_values(vec![v.len()], v.clone()).unwrap();
+            assert_eq!(t.to_values::<T>().unwrap(), v);
+            assert_eq!(t.bytes().len(), v.len() * T::DTYPE.size());
+        }
+        check(vec![true, false, true]);
+        check(vec![0u8, 255]);
+        check(vec![1u16, u16::MAX]);
+        check(vec![1u32, u32::MAX]);
+        check(vec![1u64, u64::MAX]);
+        check(vec![i8::MIN, i8::MAX]);
+        check(vec![i16::MIN, 3]);
+        check(vec![i32::MIN, 3]);
+        check(vec![i64::MIN, 3]);
+        check(vec![f16::from_f32(1.5), f16::from_f32(-2.0)]);
+        check(vec![1.5f32, f32::MAX]);
+        check(vec![1.5f64, -0.0]);
+    }
+
+    #[test]
+    fn refuses_bytes_that_do_not_fill_the_shape() {
+        let err = Tensor::from_bytes(DataType::F32, vec![2, 2], vec![0; 15]).unwrap_err();
+        assert!(matches!(err, TensorError::LengthMismatch { expected: 16, actual: 15, .. }));
+    }
+
+    #[test]
+    fn refuses_a_shape_whose_size_overflows() {
+        let err = Tensor::from_bytes(DataType::F64, vec![usize::MAX, 2], vec![]).unwrap_err();
+        assert!(matches!(err, TensorError::ShapeOverflow(_)));
+    }
+
+    #[test]
+    fn refuses_reading_as_another_type() {
+        let t = Tensor::from_values(vec![1], vec![1i64]).unwrap();
+        assert!(matches!(t.to_values::<f64>(), Err(TensorError::WrongType { .. })));
+    }
+
+    #[test]
+    fn debug_output_never_shows_contents() {
+        let t = Tensor::from_values(vec![1], vec![12345.0f32]).unwrap();
+        assert!(!format!("{t:?}").contains("12345"));
+    }
+}

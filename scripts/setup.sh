@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything Veil needs on a fresh Debian machine with Rust and
+# Python 3 (the machine this project targets) and builds it:
+#   * .venv/ with the pinned onnxruntime wheel (the server loads its
+#     libonnxruntime.so) and the Python packages the test models need;
+#   * the small ONNX test models (scripts/make_test_models.py);
+#   * the `veil` binary (release build unless VEIL_SETUP_NO_BUILD=1).
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 not found: apt-get install python3 python3-venv" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python - <<'PY' 2>/dev/null
+import importlib.metadata as m, re, sys
+want = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", open("requirements.txt").read(), re.M))
+sys.exit(0 if all(m.version(k) == v for k, v in want.items()) else 1)
+PY
+then
+  log "installing Python packages (requirements.txt)"
+  .venv/bin/pip install --disable-pip-version-check -q -r requirements.txt
+fi
+
+log "test models"
+.venv/bin/python scripts/make_test_models.py
+
+if [ "${VEIL_SETUP_NO_BUILD:-0}" != 1 ]; then
+  log "building veil (release)"
+  cargo build --release -p veil-cli
+fi
+log "done"
