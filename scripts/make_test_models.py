@@ -132,6 +132,36 @@ def sequence_output_model() -> onnx.ModelProto:
     return make_model(helper.make_graph([node], "sequence_output", [x], [seq]))
 
 
+# Where external_data.onnx points: a file in the loading process's working
+# directory, which onnxruntime reads for models loaded from bytes.
+EXTERNAL_DATA_PROBE = "veil_external_data_probe.bin"
+
+
+def external_data_model() -> onnx.ModelProto:
+    """x: UINT8[16] + w -> y, where w is 16 bytes read from a file next to the
+    model (ONNX "external data"): a model Veil must refuse, or an uploaded
+    model could read files from the server's working directory."""
+    w = TensorProto()
+    w.name = "w"
+    w.data_type = TensorProto.UINT8
+    w.dims.append(16)
+    w.data_location = TensorProto.EXTERNAL
+    entry = w.external_data.add()
+    entry.key = "location"
+    entry.value = EXTERNAL_DATA_PROBE
+    x = helper.make_tensor_value_info("x", TensorProto.UINT8, [16])
+    y = helper.make_tensor_value_info("y", TensorProto.UINT8, [16])
+    node = helper.make_node("Add", ["x", "w"], ["y"])
+    model = helper.make_model(
+        helper.make_graph([node], "external_data", [x], [y], initializer=[w]),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name="veil/scripts/make_test_models.py",
+    )
+    # Not check_model: the checker would look for the external file.
+    return model
+
+
 def mlp_expected(model: onnx.ModelProto, weights: dict[str, np.ndarray]) -> dict:
     """Inputs, weights and onnxruntime-python's outputs for the Rust parity test."""
     rng = np.random.default_rng(7)
@@ -179,6 +209,7 @@ def main() -> None:
         "scalar.onnx": scalar_model(),
         "strings.onnx": string_model(),
         "sequence_output.onnx": sequence_output_model(),
+        "external_data.onnx": external_data_model(),
     }
     for name, model in models.items():
         write(MODELS_DIR / name, model.SerializeToString())

@@ -140,15 +140,11 @@ fn report_signature_refuses_every_flipped_signed_byte() {
 
 #[test]
 fn verify_evidence_refuses_every_flipped_signed_byte() {
-    let checks = every_signed_byte_flip_is_refused(&milan());
-    for (at, check) in checks.iter().enumerate() {
-        let expected = match at {
-            0x00..=0x03 | 0x34..=0x37 => Check::Format, // version, signature algorithm
-            0x180 | 0x181 | 0x186 | 0x187 | 0x1A0..=0x1DF => Check::Chain, // reported TCB, chip ID vs VCEK
-            _ => Check::Signature,
-        };
-        assert_eq!(*check, expected, "flip at {at:#x}");
-    }
+    every_signed_byte_flip_is_refused(&milan(), |at| match at {
+        0x00..=0x03 | 0x34..=0x37 => Check::Format, // version, signature algorithm
+        0x180 | 0x181 | 0x186 | 0x187 | 0x1A0..=0x1DF => Check::Chain, // reported TCB, chip ID vs VCEK
+        _ => Check::Signature,
+    });
 }
 
 #[test]

@@ -105,14 +105,10 @@ fn refuses_flipped_report_body_byte() {
 
 #[test]
 fn refuses_every_flipped_signed_byte() {
-    let checks = every_signed_byte_flip_is_refused(&simulated());
-    for (at, check) in checks.iter().enumerate() {
-        let expected = match at {
-            0x00..=0x03 | 0x34..=0x37 => Check::Format, // version, signature algorithm
-            _ => Check::Signature,
-        };
-        assert_eq!(*check, expected, "flip at {at:#x}");
-    }
+    every_signed_byte_flip_is_refused(&simulated(), |at| match at {
+        0x00..=0x03 | 0x34..=0x37 => Check::Format, // version, signature algorithm
+        _ => Check::Signature,
+    });
 }
 
 #[test]

@@ -68,7 +68,12 @@ enum Command {
         /// Model name.
         name: String,
         /// An input, as NAME=FILE.npy (repeatable).
-        #[arg(long = "input", short = 'i', value_name = "NAME=FILE.npy", required = true)]
+        #[arg(
+            long = "input",
+            short = 'i',
+            value_name = "NAME=FILE.npy",
+            required = true
+        )]
         inputs: Vec<String>,
         /// Only these outputs (repeatable; default all).
         #[arg(long = "output", short = 'o', value_name = "NAME")]
@@ -95,7 +100,11 @@ struct ConnectArgs {
     /// Server URL, e.g. http://127.0.0.1:8443.
     url: String,
     /// Policy file (TOML) naming the platforms and measurements to accept.
-    #[arg(long, value_name = "FILE", required_unless_present = "allow_simulation")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "allow_simulation"
+    )]
     policy: Option<PathBuf>,
     /// DANGER: accept simulated evidence, which proves nothing about the server.
     /// For development against `veil serve --platform simulated` only.
@@ -119,11 +128,14 @@ impl ConnectArgs {
     async fn connect(&self) -> Result<Client> {
         let policy = match (&self.policy, self.allow_simulation) {
             (Some(path), _) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read policy {}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read policy {}", path.display()))?;
                 Policy::from_toml_str(&text)?
             }
             (None, true) => Policy::insecure_simulation_any_measurement(),
-            (None, false) => bail!("give --policy FILE (or --allow-simulation for a development server)"),
+            (None, false) => {
+                bail!("give --policy FILE (or --allow-simulation for a development server)")
+            }
         };
         let mut options = ConnectOptions::new(policy);
         options.timeout = Duration::from_secs_f64(self.timeout);
@@ -147,12 +159,23 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
 }
 
 fn parse_input(spec: &str) -> Result<(String, PathBuf)> {
-    let (name, file) = spec.split_once('=').with_context(|| format!("--input {spec}: expected NAME=FILE.npy"))?;
+    let (name, file) = spec
+        .split_once('=')
+        .with_context(|| format!("--input {spec}: expected NAME=FILE.npy"))?;
     Ok((name.to_owned(), PathBuf::from(file)))
 }
 
 fn output_path(dir: &Path, name: &str) -> PathBuf {
-    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     dir.join(format!("{safe}.npy"))
 }
 
@@ -166,7 +189,9 @@ async fn run(cli: Cli) -> Result<()> {
                 return print_json(claims);
             }
             if claims.simulated {
-                println!("WARNING: simulated platform: this evidence proves nothing about the server");
+                println!(
+                    "WARNING: simulated platform: this evidence proves nothing about the server"
+                );
             }
             println!("verified:        yes");
             println!("platform:        {}", claims.platform);
@@ -177,12 +202,23 @@ async fn run(cli: Cli) -> Result<()> {
             println!("report data:     {}", hex::encode(claims.report_data.0));
             Ok(())
         }
-        Command::Upload { conn, name, file, quiet } => {
+        Command::Upload {
+            conn,
+            name,
+            file,
+            quiet,
+        } => {
             let client = conn.connect().await?;
-            let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+            let bar = if quiet {
+                indicatif::ProgressBar::hidden()
+            } else {
+                indicatif::ProgressBar::new(0)
+            };
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")?
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )?
+                .progress_chars("=> "),
             );
             bar.set_message(format!("uploading {name}"));
             let info = client
@@ -195,8 +231,17 @@ async fn run(cli: Cli) -> Result<()> {
             print_json(&info?)
         }
         Command::Models { conn } => print_json(&conn.connect().await?.list_models().await?),
-        Command::Metadata { conn, name } => print_json(&conn.connect().await?.model_metadata(&name).await?),
-        Command::Infer { conn, name, inputs, outputs, output_dir, expect_sha256 } => {
+        Command::Metadata { conn, name } => {
+            print_json(&conn.connect().await?.model_metadata(&name).await?)
+        }
+        Command::Infer {
+            conn,
+            name,
+            inputs,
+            outputs,
+            output_dir,
+            expect_sha256,
+        } => {
             let mut tensors = Vec::new();
             for spec in &inputs {
                 let (input_name, path) = parse_input(spec)?;
@@ -206,14 +251,24 @@ async fn run(cli: Cli) -> Result<()> {
             let mut request = InferRequest::new(tensors);
             request.expected_sha256 = expect_sha256;
             if !outputs.is_empty() {
-                request.outputs = Some(outputs.into_iter().map(|name| RequestedOutput { name, binary: None }).collect());
+                request.outputs = Some(
+                    outputs
+                        .into_iter()
+                        .map(|name| RequestedOutput { name, binary: None })
+                        .collect(),
+                );
             }
             let response = client.infer(&name, &request).await?;
             std::fs::create_dir_all(&output_dir)?;
             for (out_name, tensor) in &response.outputs {
                 let path = output_path(&output_dir, out_name);
                 npy::write(&path, tensor)?;
-                println!("{out_name}: {} {:?} -> {}", tensor.dtype(), tensor.shape(), path.display());
+                println!(
+                    "{out_name}: {} {:?} -> {}",
+                    tensor.dtype(),
+                    tensor.shape(),
+                    path.display()
+                );
             }
             Ok(())
         }
@@ -229,7 +284,8 @@ async fn run(cli: Cli) -> Result<()> {
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -32,13 +32,20 @@ fn dtype_of(d: &DType) -> Result<DataType> {
 /// Reads a C-ordered `.npy` file.
 pub fn read(path: &Path) -> Result<Tensor> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let npy = NpyFile::new(BufReader::new(file)).with_context(|| format!("{} is not a .npy file", path.display()))?;
+    let npy = NpyFile::new(BufReader::new(file))
+        .with_context(|| format!("{} is not a .npy file", path.display()))?;
     if npy.order() != npyz::Order::C {
-        bail!("{}: Fortran-ordered arrays are not supported; save with np.ascontiguousarray", path.display());
+        bail!(
+            "{}: Fortran-ordered arrays are not supported; save with np.ascontiguousarray",
+            path.display()
+        );
     }
     let dtype = dtype_of(&npy.dtype()).with_context(|| path.display().to_string())?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    fn values<T: Element + npyz::Deserialize>(npy: NpyFile<BufReader<File>>, shape: Vec<usize>) -> Result<Tensor> {
+    fn values<T: Element + npyz::Deserialize>(
+        npy: NpyFile<BufReader<File>>,
+        shape: Vec<usize>,
+    ) -> Result<Tensor> {
         Ok(Tensor::from_values(shape, npy.into_vec::<T>()?)?)
     }
     let t = match dtype {
@@ -63,7 +70,8 @@ pub fn read(path: &Path) -> Result<Tensor> {
 pub fn write(path: &Path, t: &Tensor) -> Result<()> {
     fn values<T: Element + npyz::AutoSerialize>(path: &Path, t: &Tensor) -> Result<()> {
         let shape: Vec<u64> = t.shape().iter().map(|&d| d as u64).collect();
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut w = npyz::WriteOptions::new()
             .default_dtype()
             .shape(&shape)

@@ -35,11 +35,21 @@ pub struct ServeArgs {
     platform: PlatformArg,
     /// SHA-256 (hex) of an owner token allowed to upload and delete models
     /// (repeatable). Without any, a token is generated into DATA_DIR/owner-token.
-    #[arg(long = "owner-token-sha256", value_name = "HEX", env = "VEIL_OWNER_TOKEN_SHA256", value_delimiter = ',')]
+    #[arg(
+        long = "owner-token-sha256",
+        value_name = "HEX",
+        env = "VEIL_OWNER_TOKEN_SHA256",
+        value_delimiter = ','
+    )]
     owner_tokens: Vec<TokenHash>,
     /// SHA-256 (hex) of an API key allowed to run inference (repeatable).
     /// Without any, inference is open to every client that verified the server.
-    #[arg(long = "api-key-sha256", value_name = "HEX", env = "VEIL_API_KEY_SHA256", value_delimiter = ',')]
+    #[arg(
+        long = "api-key-sha256",
+        value_name = "HEX",
+        env = "VEIL_API_KEY_SHA256",
+        value_delimiter = ','
+    )]
     api_keys: Vec<TokenHash>,
     /// ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default).
     #[arg(long, default_value_t = 0)]
@@ -65,7 +75,8 @@ pub struct ServeArgs {
 fn generated_owner_token(data_dir: &Path) -> Result<(PathBuf, String)> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = data_dir.join("owner-token");
     if let Ok(token) = std::fs::read_to_string(&path) {
         return Ok((path, token.trim().to_owned()));
@@ -73,7 +84,11 @@ fn generated_owner_token(data_dir: &Path) -> Result<(PathBuf, String)> {
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = hex::encode(raw);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
     writeln!(f, "{token}")?;
     f.sync_all()?;
     Ok((path, token))
@@ -84,7 +99,10 @@ fn search_roots() -> Vec<PathBuf> {
     if let Ok(cwd) = std::env::current_dir() {
         roots.push(cwd);
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         roots.push(dir);
     }
     // The source tree this binary was built from (target/ may live elsewhere).
@@ -116,10 +134,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tracing::info!(path = %path.display(), "owner token (no --owner-token-sha256 given)");
     }
 
-    let measurement = veil_server::measurement::executable_measurement().context("cannot hash the server executable")?;
+    let measurement = veil_server::measurement::executable_measurement()
+        .context("cannot hash the server executable")?;
     let producer = match args.platform {
         PlatformArg::Simulated => {
-            tracing::warn!("platform `simulated`: NOT a TEE; clients must pass --allow-simulation to talk to it");
+            tracing::warn!(
+                "platform `simulated`: NOT a TEE; clients must pass --allow-simulation to talk to it"
+            );
             SimulatedProducer::generate(measurement)
         }
     };

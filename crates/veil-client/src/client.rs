@@ -10,7 +10,9 @@ use veil_attest::{Policy, VerifiedClaims};
 use veil_protocol::bundle::{EvidenceBundle, VerifiedServer, verify_bundle};
 use veil_protocol::channel::{ClientKey, REQUEST_MEDIA_TYPE};
 use veil_protocol::inner::{InnerRequest, InnerResponse};
-use veil_protocol::oip::{self, InferRequest, InferResponse, ModelInfo, ModelMetadata, RepositoryEntry, ServerMetadata};
+use veil_protocol::oip::{
+    self, InferRequest, InferResponse, ModelInfo, ModelMetadata, RepositoryEntry, ServerMetadata,
+};
 use veil_protocol::transcript::Nonce;
 
 use crate::ClientError;
@@ -51,7 +53,10 @@ pub struct Client {
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 pub(crate) fn segment(name: &str) -> String {
@@ -70,7 +75,10 @@ impl Client {
         let mut nonce: Nonce = [0; 32];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let resp = http
-            .get(format!("{base}/v1/attestation?nonce={}", hex::encode(nonce)))
+            .get(format!(
+                "{base}/v1/attestation?nonce={}",
+                hex::encode(nonce)
+            ))
             .timeout(options.timeout)
             .send()
             .await
@@ -80,12 +88,11 @@ impl Client {
         if status != 200 {
             return Err(ClientError::from_response(status, &body));
         }
-        let bundle: EvidenceBundle = serde_json::from_slice(&body).map_err(|e| {
-            veil_attest::AttestationError {
+        let bundle: EvidenceBundle =
+            serde_json::from_slice(&body).map_err(|e| veil_attest::AttestationError {
                 check: veil_attest::Check::Format,
                 detail: format!("the evidence bundle does not parse: {e}"),
-            }
-        })?;
+            })?;
         let server = verify_bundle(&bundle, &nonce, &options.policy, now_unix())?;
         let key = ClientKey::new(server.key_config.clone())?;
         Ok(Client {
@@ -100,6 +107,16 @@ impl Client {
     /// What the server's evidence proved.
     pub fn attestation(&self) -> &VerifiedClaims {
         &self.server.claims
+    }
+
+    /// The attested OHTTP key configuration list this client encrypts to.
+    pub fn key_config(&self) -> &[u8] {
+        &self.server.key_config
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
     }
 
     /// The server's self-reported version.
@@ -130,11 +147,26 @@ impl Client {
     }
 
     pub(crate) fn headers(&self, owner: bool) -> Vec<(String, String)> {
-        let token = if owner { self.options.owner_token.as_ref() } else { self.options.api_key.as_ref().or(self.options.owner_token.as_ref()) };
-        token.iter().map(|t| ("authorization".to_owned(), format!("Bearer {t}"))).collect()
+        let token = if owner {
+            self.options.owner_token.as_ref()
+        } else {
+            self.options
+                .api_key
+                .as_ref()
+                .or(self.options.owner_token.as_ref())
+        };
+        token
+            .iter()
+            .map(|t| ("authorization".to_owned(), format!("Bearer {t}")))
+            .collect()
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: &str, path: String, owner: bool) -> Result<T, ClientError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: String,
+        owner: bool,
+    ) -> Result<T, ClientError> {
         let resp = self
             .send(&InnerRequest {
                 method: method.into(),
@@ -158,17 +190,28 @@ impl Client {
 
     /// A model's metadata: inputs, outputs, SHA-256.
     pub async fn model_metadata(&self, name: &str) -> Result<ModelMetadata, ClientError> {
-        self.call("GET", format!("/v2/models/{}", segment(name)), false).await
+        self.call("GET", format!("/v2/models/{}", segment(name)), false)
+            .await
     }
 
     /// Deletes a model (owner only).
     pub async fn delete_model(&self, name: &str) -> Result<(), ClientError> {
-        let _: serde_json::Value = self.call("DELETE", format!("/v2/repository/models/{}", segment(name)), true).await?;
+        let _: serde_json::Value = self
+            .call(
+                "DELETE",
+                format!("/v2/repository/models/{}", segment(name)),
+                true,
+            )
+            .await?;
         Ok(())
     }
 
     /// Runs inference; inputs go binary, outputs come back as the request asks.
-    pub async fn infer(&self, name: &str, request: &InferRequest) -> Result<InferResponse, ClientError> {
+    pub async fn infer(
+        &self,
+        name: &str,
+        request: &InferRequest,
+    ) -> Result<InferResponse, ClientError> {
         let encoded = request.encode(true)?;
         let mut headers = self.headers(false);
         headers.push(("content-type".into(), encoded.content_type().into()));
@@ -190,7 +233,9 @@ impl Client {
             .header(oip::HEADER_LENGTH_HEADER)
             .map(|v| v.parse::<usize>())
             .transpose()
-            .map_err(|_| veil_protocol::ProtocolError::malformed("inference response", "bad header length"))?;
+            .map_err(|_| {
+                veil_protocol::ProtocolError::malformed("inference response", "bad header length")
+            })?;
         Ok(InferResponse::decode(&resp.body, header_length)?)
     }
 
@@ -214,7 +259,8 @@ impl Client {
         model: &[u8],
         progress: impl FnMut(u64, u64) + Send,
     ) -> Result<ModelInfo, ClientError> {
-        self.upload_model_reader(name, model, model.len() as u64, progress).await
+        self.upload_model_reader(name, model, model.len() as u64, progress)
+            .await
     }
 }
 

@@ -54,7 +54,11 @@ impl ClientError {
             },
             Err(_) => ClientError::Server {
                 status,
-                code: if status == 404 { ErrorCode::NotFound } else { ErrorCode::Internal },
+                code: if status == 404 {
+                    ErrorCode::NotFound
+                } else {
+                    ErrorCode::Internal
+                },
                 message: format!("HTTP {status} without a Veil error body"),
                 expected: None,
             },

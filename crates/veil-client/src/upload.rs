@@ -4,13 +4,13 @@
 
 use std::io;
 
-use futures::io::{AsyncReadExt as _, AsyncWriteExt};
 use futures::TryStreamExt;
+use futures::io::{AsyncReadExt as _, AsyncWriteExt};
 use tokio::io::AsyncReadExt;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+use veil_protocol::ProtocolError;
 use veil_protocol::channel::CHUNKED_REQUEST_MEDIA_TYPE;
 use veil_protocol::inner::{self, InnerResponse, StreamingRequestHead};
-use veil_protocol::ProtocolError;
 use veil_protocol::oip::ModelInfo;
 
 use crate::client::{parse_json, segment};
@@ -31,10 +31,18 @@ impl Client {
         let mut headers = self.headers(true);
         headers.push(("content-type".into(), "application/octet-stream".into()));
         headers.push(("content-length".into(), total.to_string()));
-        let head = StreamingRequestHead::encode("PUT", &format!("/v2/repository/models/{}", segment(name)), &headers)?;
+        let head = StreamingRequestHead::encode(
+            "PUT",
+            &format!("/v2/repository/models/{}", segment(name)),
+            &headers,
+        )?;
 
         let (pipe_in, pipe_out) = tokio::io::duplex(READ_SIZE);
-        let mut writer = self.key.request()?.encapsulate_stream(pipe_in.compat_write()).map_err(ProtocolError::from)?;
+        let mut writer = self
+            .key
+            .request()?
+            .encapsulate_stream(pipe_in.compat_write())
+            .map_err(ProtocolError::from)?;
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(pipe_out));
         let send = self
             .http

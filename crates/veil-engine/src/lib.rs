@@ -22,6 +22,20 @@
 //! assert_eq!(outputs[0].1.to_values::<f32>()?, vec![11.0, 22.0]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Things a caller must know:
+//!
+//! * [`Engine::load`] and [`LoadedModel::run`] block (ONNX Runtime computes on
+//!   the calling thread): from async code, call them in `spawn_blocking`.
+//! * One ONNX Runtime library per process: every [`OrtEngine`] shares the
+//!   first one loaded, and nothing else in the process may initialise `ort`.
+//! * Concurrent runs of one model use a pool of
+//!   [`OrtConfig::sessions_per_model`] sessions; each costs a copy of the
+//!   weights.
+//! * Models are self-contained: ONNX "external data" (weights in side files)
+//!   is refused, so a model cannot read files of the server.
+//! * ONNX Runtime's log goes to `tracing` (target `veil_engine::ort`, warnings
+//!   and worse), minus executor messages, which may quote request data.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -63,7 +63,12 @@ pub fn find_onnxruntime_library_with(
 fn library_in_venv(venv_lib: &Path) -> Option<PathBuf> {
     sorted_entries(venv_lib, "python3")
         .into_iter()
-        .map(|python| python.join("site-packages").join("onnxruntime").join("capi"))
+        .map(|python| {
+            python
+                .join("site-packages")
+                .join("onnxruntime")
+                .join("capi")
+        })
         .flat_map(|capi| sorted_entries(&capi, "libonnxruntime.so"))
         .find(|lib| lib.is_file())
 }
@@ -87,7 +92,10 @@ mod tests {
     use super::*;
 
     fn fake_venv(root: &Path, python: &str, lib: &str) -> PathBuf {
-        let capi = root.join(".venv/lib").join(python).join("site-packages/onnxruntime/capi");
+        let capi = root
+            .join(".venv/lib")
+            .join(python)
+            .join("site-packages/onnxruntime/capi");
         std::fs::create_dir_all(&capi).unwrap();
         let path = capi.join(lib);
         std::fs::write(&path, b"not really a library").unwrap();
@@ -98,7 +106,11 @@ mod tests {
     fn finds_the_versioned_library_in_an_ancestor_venv() {
         let dir = tempfile::tempdir().unwrap();
         let lib = fake_venv(dir.path(), "python3.11", "libonnxruntime.so.1.32.0");
-        fake_venv(dir.path(), "python3.11", "libonnxruntime_providers_shared.so");
+        fake_venv(
+            dir.path(),
+            "python3.11",
+            "libonnxruntime_providers_shared.so",
+        );
         let nested = dir.path().join("crates/veil-engine");
         std::fs::create_dir_all(&nested).unwrap();
         let found = find_onnxruntime_library_with(None, &[nested]).unwrap();

@@ -116,7 +116,9 @@ fn check_tensor(spec: &TensorSpec, tensor: &Tensor) -> Result<(), String> {
         })
         .is_some();
     if !fits {
-        return Err(format!("input {name} has shape {shape:?}, which is too large"));
+        return Err(format!(
+            "input {name} has shape {shape:?}, which is too large"
+        ));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Finding and loading the ONNX Runtime library: clear errors that say how to
 //! fix a missing library, no panic on a bad one, one library shared by every
 //! engine in the process.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns count as non-test code
 
 mod common;
 
@@ -20,11 +21,17 @@ const FIX: &str = "run scripts/setup.sh (installs onnxruntime==1.32.0 into .venv
 #[test]
 fn bogus_ort_dylib_path_is_library_not_found_naming_it_and_the_fix() {
     let bogus = OsStr::new("/nonexistent/libonnxruntime.so.1.32.0");
-    let err = find_onnxruntime_library_with(Some(bogus), &[PathBuf::from(env!("CARGO_MANIFEST_DIR"))])
-        .unwrap_err();
-    assert!(matches!(&err, EngineError::LibraryNotFound { searched } if searched == &[PathBuf::from(bogus)]));
+    let err =
+        find_onnxruntime_library_with(Some(bogus), &[PathBuf::from(env!("CARGO_MANIFEST_DIR"))])
+            .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::LibraryNotFound { searched } if searched == &[PathBuf::from(bogus)])
+    );
     let message = err.to_string();
-    assert!(message.contains("/nonexistent/libonnxruntime.so.1.32.0"), "{message}");
+    assert!(
+        message.contains("/nonexistent/libonnxruntime.so.1.32.0"),
+        "{message}"
+    );
     assert!(message.contains(FIX), "{message}");
 }
 
@@ -41,13 +48,18 @@ fn probe_reads_ort_dylib_path_from_the_environment() {
 #[test]
 fn find_reads_a_bogus_ort_dylib_path_from_the_environment() {
     // Environment variables are process-global: set it in a child process.
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "probe_reads_ort_dylib_path_from_the_environment", "--quiet"])
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "probe_reads_ort_dylib_path_from_the_environment"])
         .env("VEIL_ENGINE_ENV_PROBE", "1")
         .env("ORT_DYLIB_PATH", "/bogus/from/env.so")
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success() && stdout.contains("1 passed"),
+        "probe failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
 //! Bytes that are not a servable model are refused at load with a reason.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns count as non-test code
 
 mod common;
 
@@ -34,7 +35,10 @@ fn a_truncated_model_is_an_invalid_model() {
 fn string_tensors_are_refused_naming_the_tensor_and_type() {
     let reason = invalid_model_reason(&model_file("strings.onnx"));
     assert!(reason.contains("input \"text\""), "{reason}");
-    assert!(reason.contains("string tensors are not supported"), "{reason}");
+    assert!(
+        reason.contains("string tensors are not supported"),
+        "{reason}"
+    );
 }
 
 #[test]

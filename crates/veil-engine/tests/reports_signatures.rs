@@ -1,5 +1,6 @@
 //! A loaded model publishes the names, data types and shapes ONNX declares,
 //! with symbolic and unnamed dimensions as dynamic (-1 on the wire).
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns count as non-test code
 
 mod common;
 
@@ -19,9 +20,15 @@ fn add_reports_two_fully_dynamic_fp32_inputs() {
     let signature = load("add.onnx").signature().clone();
     assert_eq!(
         signature.inputs,
-        vec![spec("a", DataType::F32, &[-1, -1]), spec("b", DataType::F32, &[-1, -1])]
+        vec![
+            spec("a", DataType::F32, &[-1, -1]),
+            spec("b", DataType::F32, &[-1, -1])
+        ]
     );
-    assert_eq!(signature.outputs, vec![spec("sum", DataType::F32, &[-1, -1])]);
+    assert_eq!(
+        signature.outputs,
+        vec![spec("sum", DataType::F32, &[-1, -1])]
+    );
     assert_eq!(
         signature.to_string(),
         "inputs (a: FP32[-1, -1], b: FP32[-1, -1]) -> outputs (sum: FP32[-1, -1])"
@@ -52,7 +59,10 @@ fn identity_reports_every_dtype_in_model_order() {
 #[test]
 fn argmax_and_scalar_report_their_output_types_and_ranks() {
     let argmax = load("argmax.onnx").signature().clone();
-    assert_eq!(argmax.inputs, vec![spec("scores", DataType::F32, &[-1, 10])]);
+    assert_eq!(
+        argmax.inputs,
+        vec![spec("scores", DataType::F32, &[-1, 10])]
+    );
     assert_eq!(argmax.outputs, vec![spec("label", DataType::I64, &[-1])]);
     let scalar = load("scalar.onnx").signature().clone();
     assert_eq!(scalar.inputs, vec![spec("x", DataType::F64, &[])]);

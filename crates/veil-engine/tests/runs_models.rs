@@ -1,5 +1,6 @@
 //! Valid requests give the right answers, for every dtype, shape kind and
 //! output selection, from many threads at once.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns count as non-test code
 
 mod common;
 
@@ -56,7 +57,8 @@ fn add_accepts_any_size_for_dynamic_dimensions_including_zero() {
 
 #[test]
 fn mlp_matches_onnxruntime_python_and_a_rust_reference() {
-    let expected: serde_json::Value = serde_json::from_slice(&model_file("mlp.expected.json")).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_slice(&model_file("mlp.expected.json")).unwrap();
     let floats = |key: &str| -> Vec<f32> {
         expected[key]
             .as_array()
@@ -73,13 +75,24 @@ fn mlp_matches_onnxruntime_python_and_a_rust_reference() {
             .map(|v| v.as_u64().unwrap() as usize)
             .collect()
     };
-    let (x, w1, b1, w2, y) = (floats("x"), floats("w1"), floats("b1"), floats("w2"), floats("y"));
+    let (x, w1, b1, w2, y) = (
+        floats("x"),
+        floats("w1"),
+        floats("b1"),
+        floats("w2"),
+        floats("y"),
+    );
     let (x_shape, y_shape) = (dims("x_shape"), dims("y_shape"));
     let (batch, hidden, out) = (x_shape[0], b1.len(), y_shape[1]);
-    assert_eq!((x_shape[1], dims("w1_shape"), dims("w2_shape")), (16, vec![16, hidden], vec![hidden, out]));
+    assert_eq!(
+        (x_shape[1], dims("w1_shape"), dims("w2_shape")),
+        (16, vec![16, hidden], vec![hidden, out])
+    );
 
     let model = load("mlp.onnx");
-    let outputs = model.run(vec![named("x", f32_tensor(x_shape, x.clone()))], None).unwrap();
+    let outputs = model
+        .run(vec![named("x", f32_tensor(x_shape, x.clone()))], None)
+        .unwrap();
     let (name, got) = &outputs[0];
     assert_eq!(name, "y");
     assert_eq!(got.shape(), y_shape.as_slice());
@@ -87,20 +100,28 @@ fn mlp_matches_onnxruntime_python_and_a_rust_reference() {
 
     // Same library as onnxruntime-python: equal to within rounding.
     for (g, e) in got.iter().zip(&y) {
-        assert!((g - e).abs() <= 1e-6 * (1.0 + e.abs()), "onnxruntime-python gave {e}, we got {g}");
+        assert!(
+            (g - e).abs() <= 1e-6 * (1.0 + e.abs()),
+            "onnxruntime-python gave {e}, we got {g}"
+        );
     }
     // An independent reference in f64: relu(x @ w1 + b1) @ w2.
     for r in 0..batch {
         let h: Vec<f64> = (0..hidden)
             .map(|j| {
-                let z = (0..16).map(|k| f64::from(x[r * 16 + k]) * f64::from(w1[k * hidden + j])).sum::<f64>();
+                let z = (0..16)
+                    .map(|k| f64::from(x[r * 16 + k]) * f64::from(w1[k * hidden + j]))
+                    .sum::<f64>();
                 (z + f64::from(b1[j])).max(0.0)
             })
             .collect();
         for c in 0..out {
             let reference: f64 = (0..hidden).map(|j| h[j] * f64::from(w2[j * out + c])).sum();
             let g = f64::from(got[r * out + c]);
-            assert!((g - reference).abs() <= 1e-5 * (1.0 + reference.abs()), "reference {reference}, got {g}");
+            assert!(
+                (g - reference).abs() <= 1e-5 * (1.0 + reference.abs()),
+                "reference {reference}, got {g}"
+            );
         }
     }
 }
@@ -112,7 +133,11 @@ fn pattern(dtype: DataType, n: usize) -> Vec<u8> {
     (0..len)
         .map(|i| {
             let byte = (i as u32).wrapping_mul(2_654_435_761).rotate_right(13) as u8;
-            if dtype == DataType::Bool { byte & 1 } else { byte }
+            if dtype == DataType::Bool {
+                byte & 1
+            } else {
+                byte
+            }
         })
         .collect()
 }
@@ -146,8 +171,15 @@ fn nonzero_bool_bytes_are_read_as_true() {
     let inputs: Vec<(String, Tensor)> = DataType::ALL
         .iter()
         .map(|&d| {
-            let bytes = if d == DataType::Bool { vec![0, 1, 2, 255] } else { vec![0; 4 * d.size()] };
-            (format!("in_{}", d.oip_name()), Tensor::from_bytes(d, vec![2, 2], bytes).unwrap())
+            let bytes = if d == DataType::Bool {
+                vec![0, 1, 2, 255]
+            } else {
+                vec![0; 4 * d.size()]
+            };
+            (
+                format!("in_{}", d.oip_name()),
+                Tensor::from_bytes(d, vec![2, 2], bytes).unwrap(),
+            )
         })
         .collect();
     let outputs = model.run(inputs, Some(&["out_BOOL".to_owned()])).unwrap();
@@ -159,7 +191,12 @@ fn selecting_outputs_returns_just_those_in_the_order_asked() {
     let model = load("identity_all_dtypes.onnx");
     let inputs: Vec<(String, Tensor)> = DataType::ALL
         .iter()
-        .map(|&d| (format!("in_{}", d.oip_name()), Tensor::from_bytes(d, vec![1, 2], pattern(d, 2)).unwrap()))
+        .map(|&d| {
+            (
+                format!("in_{}", d.oip_name()),
+                Tensor::from_bytes(d, vec![1, 2], pattern(d, 2)).unwrap(),
+            )
+        })
         .collect();
     let wanted = ["out_INT8".to_owned(), "out_FP16".to_owned()];
     let outputs = model.run(inputs.clone(), Some(&wanted)).unwrap();
@@ -177,7 +214,9 @@ fn argmax_turns_fp32_scores_into_int64_labels() {
     scores[7] = 1.0;
     scores[10] = 5.0;
     scores[29] = 0.5;
-    let outputs = model.run(vec![named("scores", f32_tensor(vec![3, 10], scores))], None).unwrap();
+    let outputs = model
+        .run(vec![named("scores", f32_tensor(vec![3, 10], scores))], None)
+        .unwrap();
     let (name, labels) = &outputs[0];
     assert_eq!(name, "label");
     assert_eq!(labels.dtype(), DataType::I64);

@@ -37,12 +37,21 @@ pub struct EvidenceBundle {
 
 impl EvidenceBundle {
     /// Assembles a bundle from produced evidence.
-    pub fn new(evidence: &Evidence, key_config: &[u8], nonce: &Nonce, server_version: &str) -> Self {
+    pub fn new(
+        evidence: &Evidence,
+        key_config: &[u8],
+        nonce: &Nonce,
+        server_version: &str,
+    ) -> Self {
         EvidenceBundle {
             version: PROTOCOL_VERSION,
             platform: evidence.platform,
             report: B64.encode(&evidence.report),
-            certificates: evidence.certificates.iter().map(|c| B64.encode(c)).collect(),
+            certificates: evidence
+                .certificates
+                .iter()
+                .map(|c| B64.encode(c))
+                .collect(),
             key_config: B64.encode(key_config),
             nonce: hex::encode(nonce),
             server_version: server_version.to_owned(),

@@ -61,7 +61,10 @@ impl GatewayKey {
 
     /// Decapsulates a request; returns the inner message and the means to
     /// encrypt the response to this request only.
-    pub fn decapsulate(&self, enc_request: &[u8]) -> Result<(Vec<u8>, ResponseSealer), ProtocolError> {
+    pub fn decapsulate(
+        &self,
+        enc_request: &[u8],
+    ) -> Result<(Vec<u8>, ResponseSealer), ProtocolError> {
         let (inner, response) = self.server.decapsulate(enc_request)?;
         Ok((inner, ResponseSealer(response)))
     }
@@ -95,12 +98,17 @@ impl ClientKey {
 
     /// Starts a request: a fresh HPKE context for this request only.
     pub fn request(&self) -> Result<ClientRequest, ProtocolError> {
-        Ok(ClientRequest::from_encoded_config_list(&self.encoded_config)?)
+        Ok(ClientRequest::from_encoded_config_list(
+            &self.encoded_config,
+        )?)
     }
 
     /// Encapsulates one inner request; returns the ciphertext and the means
     /// to open its response.
-    pub fn encapsulate(&self, inner_request: &[u8]) -> Result<(Vec<u8>, ResponseOpener), ProtocolError> {
+    pub fn encapsulate(
+        &self,
+        inner_request: &[u8],
+    ) -> Result<(Vec<u8>, ResponseOpener), ProtocolError> {
         let (enc, response) = self.request()?.encapsulate(inner_request)?;
         Ok((enc, ResponseOpener(response)))
     }
@@ -139,7 +147,10 @@ mod tests {
         for i in 0..enc.len() {
             let mut bad = enc.clone();
             bad[i] ^= 0x01;
-            assert!(gateway.decapsulate(&bad).is_err(), "byte {i} flipped was accepted");
+            assert!(
+                gateway.decapsulate(&bad).is_err(),
+                "byte {i} flipped was accepted"
+            );
         }
     }
 

@@ -160,7 +160,11 @@ impl StreamingRequestHead {
     ///
     /// Produced by `bhttp` itself: the encoding of the same request with an
     /// empty body and trailer, minus those two terminators.
-    pub fn encode(method: &str, path: &str, headers: &[(String, String)]) -> Result<Vec<u8>, ProtocolError> {
+    pub fn encode(
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+    ) -> Result<Vec<u8>, ProtocolError> {
         let mut m = Message::request(
             method.as_bytes().to_vec(),
             SCHEME.to_vec(),
@@ -179,7 +183,10 @@ impl StreamingRequestHead {
                 out.truncate(out.len() - 2);
                 Ok(out)
             }
-            _ => Err(ProtocolError::malformed("streaming request head", "unexpected encoding")),
+            _ => Err(ProtocolError::malformed(
+                "streaming request head",
+                "unexpected encoding",
+            )),
         }
     }
 }
@@ -238,7 +245,8 @@ mod tests {
             .map(|&n| (0..n).map(|i| (i % 251) as u8).collect())
             .collect();
         let headers = vec![("authorization".to_string(), "Bearer t".to_string())];
-        let mut wire = StreamingRequestHead::encode("PUT", "/v2/repository/models/m", &headers).unwrap();
+        let mut wire =
+            StreamingRequestHead::encode("PUT", "/v2/repository/models/m", &headers).unwrap();
         for c in &chunks {
             write_body_chunk(c, &mut wire);
         }
@@ -264,7 +272,13 @@ mod tests {
         .unwrap();
         assert!(InnerRequest::decode(&full[..full.len() - 2]).is_err());
         // A response is not a request.
-        let resp = InnerResponse { status: 200, headers: vec![], body: vec![] }.encode().unwrap();
+        let resp = InnerResponse {
+            status: 200,
+            headers: vec![],
+            body: vec![],
+        }
+        .encode()
+        .unwrap();
         assert!(InnerRequest::decode(&resp).is_err());
     }
 }

@@ -176,8 +176,8 @@ impl InferRequest {
     /// `Inference-Header-Content-Length`, if present.
     pub fn decode(body: &[u8], header_length: Option<usize>) -> Result<Self, ProtocolError> {
         let (json, mut binary) = split_body(body, header_length)?;
-        let header: RequestHeader =
-            serde_json::from_slice(json).map_err(|e| ProtocolError::malformed("inference request", e))?;
+        let header: RequestHeader = serde_json::from_slice(json)
+            .map_err(|e| ProtocolError::malformed("inference request", e))?;
         let mut inputs = Vec::with_capacity(header.inputs.len());
         for input in header.inputs {
             let tensor = decode_tensor(&input, &mut binary)?;
@@ -186,7 +186,10 @@ impl InferRequest {
         if !binary.is_empty() {
             return Err(ProtocolError::malformed(
                 "inference request",
-                format!("{} bytes of binary data follow the last tensor", binary.len()),
+                format!(
+                    "{} bytes of binary data follow the last tensor",
+                    binary.len()
+                ),
             ));
         }
         let outputs = header.outputs.map(|outs| {
@@ -211,7 +214,12 @@ impl InferRequest {
                 .get(EXPECTED_SHA256_PARAMETER)
                 .map(|v| v.as_str().map(str::to_owned).ok_or(()))
                 .transpose()
-                .map_err(|()| ProtocolError::malformed("inference request", "veil_model_sha256 must be a string"))?,
+                .map_err(|()| {
+                    ProtocolError::malformed(
+                        "inference request",
+                        "veil_model_sha256 must be a string",
+                    )
+                })?,
         })
     }
 }
@@ -253,8 +261,8 @@ impl InferResponse {
     /// Decodes a response body.
     pub fn decode(body: &[u8], header_length: Option<usize>) -> Result<Self, ProtocolError> {
         let (json, mut binary) = split_body(body, header_length)?;
-        let header: ResponseHeader =
-            serde_json::from_slice(json).map_err(|e| ProtocolError::malformed("inference response", e))?;
+        let header: ResponseHeader = serde_json::from_slice(json)
+            .map_err(|e| ProtocolError::malformed("inference response", e))?;
         let mut outputs = Vec::with_capacity(header.outputs.len());
         for o in header.outputs {
             let tensor = decode_tensor(&o, &mut binary)?;
@@ -268,8 +276,13 @@ impl InferResponse {
     }
 }
 
-fn encode_with_binary<H: Serialize>(header: &H, parts: &[&[u8]], binary: bool) -> Result<EncodedBody, ProtocolError> {
-    let mut body = serde_json::to_vec(header).map_err(|e| ProtocolError::malformed("JSON header", e))?;
+fn encode_with_binary<H: Serialize>(
+    header: &H,
+    parts: &[&[u8]],
+    binary: bool,
+) -> Result<EncodedBody, ProtocolError> {
+    let mut body =
+        serde_json::to_vec(header).map_err(|e| ProtocolError::malformed("JSON header", e))?;
     if !binary {
         return Ok(EncodedBody {
             body,
@@ -293,7 +306,10 @@ fn split_body(body: &[u8], header_length: Option<usize>) -> Result<(&[u8], &[u8]
         Some(n) if n <= body.len() => Ok(body.split_at(n)),
         Some(n) => Err(ProtocolError::malformed(
             "inference body",
-            format!("Inference-Header-Content-Length {n} exceeds the body length {}", body.len()),
+            format!(
+                "Inference-Header-Content-Length {n} exceeds the body length {}",
+                body.len()
+            ),
         )),
     }
 }
@@ -304,7 +320,10 @@ fn tensor_header(name: &str, t: &Tensor, binary: bool) -> Result<TensorHeader, P
         parameters.insert(BINARY_DATA_SIZE.into(), Value::from(t.bytes().len()));
         None
     } else {
-        Some(tensor_to_json(t).map_err(|e| ProtocolError::Tensor(format!("tensor `{name}`: {e}")))?)
+        Some(
+            tensor_to_json(t)
+                .map_err(|e| ProtocolError::Tensor(format!("tensor `{name}`: {e}")))?,
+        )
     };
     Ok(TensorHeader {
         name: name.to_owned(),
@@ -347,19 +366,29 @@ fn decode_tensor(h: &TensorHeader, binary: &mut &[u8]) -> Result<Tensor, Protoco
 }
 
 fn finite(x: f64) -> Result<Value, String> {
-    Number::from_f64(x)
-        .map(Value::Number)
-        .ok_or_else(|| "NaN and infinity cannot be sent as JSON; use the binary tensor extension".to_owned())
+    Number::from_f64(x).map(Value::Number).ok_or_else(|| {
+        "NaN and infinity cannot be sent as JSON; use the binary tensor extension".to_owned()
+    })
 }
 
 /// Converts a tensor to a flat JSON array.
 pub fn tensor_to_json(t: &Tensor) -> Result<Value, String> {
     fn ints<T: Element + Into<Value>>(t: &Tensor) -> Result<Value, String> {
-        Ok(Value::Array(t.to_values::<T>().map_err(|e| e.to_string())?.into_iter().map(Into::into).collect()))
+        Ok(Value::Array(
+            t.to_values::<T>()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ))
     }
     fn floats<T: Element>(t: &Tensor, f: impl Fn(T) -> f64) -> Result<Value, String> {
         let v = t.to_values::<T>().map_err(|e| e.to_string())?;
-        Ok(Value::Array(v.into_iter().map(|x| finite(f(x))).collect::<Result<_, _>>()?))
+        Ok(Value::Array(
+            v.into_iter()
+                .map(|x| finite(f(x)))
+                .collect::<Result<_, _>>()?,
+        ))
     }
     match t.dtype() {
         DataType::Bool => ints::<bool>(t),
@@ -391,7 +420,10 @@ pub fn json_to_tensor(dtype: DataType, shape: Vec<usize>, data: &Value) -> Resul
     let mut flat = Vec::new();
     flatten(data, &mut flat);
     if flat.len() != expected {
-        return Err(format!("shape {shape:?} needs {expected} elements, data has {}", flat.len()));
+        return Err(format!(
+            "shape {shape:?} needs {expected} elements, data has {}",
+            flat.len()
+        ));
     }
     fn collect<T: Element>(
         shape: Vec<usize>,
@@ -493,11 +525,26 @@ mod tests {
 
     fn sample() -> Vec<(String, Tensor)> {
         vec![
-            ("x".into(), Tensor::from_values(vec![2, 2], vec![1.5f32, -2.0, 3.25, 0.0]).unwrap()),
-            ("ids".into(), Tensor::from_values(vec![3], vec![i64::MIN, 0, i64::MAX]).unwrap()),
-            ("mask".into(), Tensor::from_values(vec![2], vec![true, false]).unwrap()),
-            ("u".into(), Tensor::from_values(vec![1], vec![u64::MAX]).unwrap()),
-            ("h".into(), Tensor::from_values(vec![1], vec![f16::from_f32(0.5)]).unwrap()),
+            (
+                "x".into(),
+                Tensor::from_values(vec![2, 2], vec![1.5f32, -2.0, 3.25, 0.0]).unwrap(),
+            ),
+            (
+                "ids".into(),
+                Tensor::from_values(vec![3], vec![i64::MIN, 0, i64::MAX]).unwrap(),
+            ),
+            (
+                "mask".into(),
+                Tensor::from_values(vec![2], vec![true, false]).unwrap(),
+            ),
+            (
+                "u".into(),
+                Tensor::from_values(vec![1], vec![u64::MAX]).unwrap(),
+            ),
+            (
+                "h".into(),
+                Tensor::from_values(vec![1], vec![f16::from_f32(0.5)]).unwrap(),
+            ),
         ]
     }
 
@@ -522,14 +569,21 @@ mod tests {
             outputs: sample(),
         };
         let enc = resp.encode(|n| n != "ids").unwrap();
-        assert_eq!(InferResponse::decode(&enc.body, enc.header_length).unwrap(), resp);
+        assert_eq!(
+            InferResponse::decode(&enc.body, enc.header_length).unwrap(),
+            resp
+        );
     }
 
     #[test]
     fn accepts_nested_json_data_as_kserve_clients_send_it() {
-        let body = br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}]}"#;
+        let body =
+            br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}]}"#;
         let req = InferRequest::decode(body, None).unwrap();
-        assert_eq!(req.inputs[0].1.to_values::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(
+            req.inputs[0].1.to_values::<f32>().unwrap(),
+            vec![1.0, 2.0, 3.0, 4.0]
+        );
         assert!(!req.binary_outputs);
     }
 
@@ -537,11 +591,31 @@ mod tests {
     fn refuses_malformed_bodies_with_a_reason() {
         let cases: &[(&[u8], Option<usize>, &str)] = &[
             (b"not json", None, "inference request"),
-            (br#"{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2]}]}"#, None, "needs 3"),
-            (br#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP99","data":[1]}]}"#, None, "unsupported datatype"),
-            (br#"{"inputs":[{"name":"x","shape":[1],"datatype":"INT8","data":[300]}]}"#, None, "not a valid INT8"),
-            (br#"{"inputs":[{"name":"x","shape":[1],"datatype":"BOOL","data":[1]}]}"#, None, "not a valid BOOL"),
-            (br#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32"}]}"#, None, "neither"),
+            (
+                br#"{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2]}]}"#,
+                None,
+                "needs 3",
+            ),
+            (
+                br#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP99","data":[1]}]}"#,
+                None,
+                "unsupported datatype",
+            ),
+            (
+                br#"{"inputs":[{"name":"x","shape":[1],"datatype":"INT8","data":[300]}]}"#,
+                None,
+                "not a valid INT8",
+            ),
+            (
+                br#"{"inputs":[{"name":"x","shape":[1],"datatype":"BOOL","data":[1]}]}"#,
+                None,
+                "not a valid BOOL",
+            ),
+            (
+                br#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32"}]}"#,
+                None,
+                "neither",
+            ),
             (br#"{"inputs":[]}"#, Some(999), "exceeds the body"),
         ];
         for (body, hl, needle) in cases {
@@ -555,10 +629,14 @@ mod tests {
         let header = br#"{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}"#;
         let mut body = header.to_vec();
         body.extend_from_slice(&[0; 4]);
-        let err = InferRequest::decode(&body, Some(header.len())).unwrap_err().to_string();
+        let err = InferRequest::decode(&body, Some(header.len()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("exceeds"), "{err}");
         body.extend_from_slice(&[0; 8]);
-        let err = InferRequest::decode(&body, Some(header.len())).unwrap_err().to_string();
+        let err = InferRequest::decode(&body, Some(header.len()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("follow the last tensor"), "{err}");
     }
 

@@ -57,6 +57,9 @@ mod tests {
     fn length_prefix_separates_key_from_nonce() {
         // Moving a byte from the end of the key to ... cannot collide because
         // the nonce has a fixed length and the key length is hashed.
-        assert_ne!(report_data(&[1, 2], &[0; 32]), report_data(&[1, 2, 0], &[0; 32]));
+        assert_ne!(
+            report_data(&[1, 2], &[0; 32]),
+            report_data(&[1, 2, 0], &[0; 32])
+        );
     }
 }

@@ -14,8 +14,8 @@ use futures::StreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use veil_protocol::ErrorCode;
-use veil_protocol::oip::{self, InferRequest, InferResponse, ModelMetadata, ServerMetadata};
 use veil_protocol::ProtocolError;
+use veil_protocol::oip::{self, InferRequest, InferResponse, ModelMetadata, ServerMetadata};
 
 use crate::auth::{bearer, token_allowed};
 use crate::error::ApiError;
@@ -47,27 +47,43 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route",
+    )
 }
 
 fn token(headers: &HeaderMap) -> Option<&str> {
-    bearer(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
+    bearer(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 fn require_owner(s: &Services, headers: &HeaderMap) -> Result<(), ApiError> {
     if token_allowed(token(headers), &s.config.owner_tokens) {
         Ok(())
     } else {
-        Err(ApiError::new(ErrorCode::Unauthorized, "this call needs a valid owner token"))
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this call needs a valid owner token",
+        ))
     }
 }
 
 fn require_user(s: &Services, headers: &HeaderMap) -> Result<(), ApiError> {
     let t = token(headers);
-    if s.config.api_keys.is_empty() || token_allowed(t, &s.config.api_keys) || token_allowed(t, &s.config.owner_tokens) {
+    if s.config.api_keys.is_empty()
+        || token_allowed(t, &s.config.api_keys)
+        || token_allowed(t, &s.config.owner_tokens)
+    {
         Ok(())
     } else {
-        Err(ApiError::new(ErrorCode::Unauthorized, "this call needs a valid API key"))
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this call needs a valid API key",
+        ))
     }
 }
 
@@ -87,7 +103,11 @@ async fn ready() -> Json<serde_json::Value> {
     Json(json!({ "ready": true }))
 }
 
-async fn model_metadata(State(s): S, Path(name): Path<String>, headers: HeaderMap) -> Result<Json<ModelMetadata>, ApiError> {
+async fn model_metadata(
+    State(s): S,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ModelMetadata>, ApiError> {
     require_user(&s, &headers)?;
     let m = s.registry.get(&name)?;
     let sig = m.model.signature();
@@ -101,13 +121,20 @@ async fn model_metadata(State(s): S, Path(name): Path<String>, headers: HeaderMa
     }))
 }
 
-async fn model_ready(State(s): S, Path(name): Path<String>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+async fn model_ready(
+    State(s): S,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     require_user(&s, &headers)?;
     let m = s.registry.get(&name)?;
     Ok(Json(json!({ "name": m.name.as_str(), "ready": true })))
 }
 
-async fn index(State(s): S, headers: HeaderMap) -> Result<Json<Vec<oip::RepositoryEntry>>, ApiError> {
+async fn index(
+    State(s): S,
+    headers: HeaderMap,
+) -> Result<Json<Vec<oip::RepositoryEntry>>, ApiError> {
     require_user(&s, &headers)?;
     Ok(Json(s.registry.index()))
 }
@@ -119,14 +146,27 @@ fn decode_error(e: ProtocolError) -> ApiError {
     }
 }
 
-async fn infer(State(s): S, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn infer(
+    State(s): S,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     require_user(&s, &headers)?;
     let model = s.registry.get(&name)?;
     let header_length = match headers.get(oip::HEADER_LENGTH_HEADER) {
         None => None,
-        Some(v) => Some(v.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).ok_or_else(|| {
-            ApiError::new(ErrorCode::BadRequest, "Inference-Header-Content-Length must be a byte count")
-        })?),
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::BadRequest,
+                        "Inference-Header-Content-Length must be a byte count",
+                    )
+                })?,
+        ),
     };
     let request = InferRequest::decode(&body, header_length).map_err(|e| {
         let mut err = decode_error(e);
@@ -136,13 +176,16 @@ async fn infer(State(s): S, Path(name): Path<String>, headers: HeaderMap, body: 
         err
     })?;
     drop(body);
-    if let Some(expected) = &request.expected_sha256 {
-        if !expected.eq_ignore_ascii_case(&model.sha256) {
-            return Err(ApiError::new(
-                ErrorCode::ModelHashMismatch,
-                format!("the model served under this name has SHA-256 {}, not the one the client expects", model.sha256),
-            ));
-        }
+    if let Some(expected) = &request.expected_sha256
+        && !expected.eq_ignore_ascii_case(&model.sha256)
+    {
+        return Err(ApiError::new(
+            ErrorCode::ModelHashMismatch,
+            format!(
+                "the model served under this name has SHA-256 {}, not the one the client expects",
+                model.sha256
+            ),
+        ));
     }
     let limit = s.config.limits.max_tensor_elements;
     if request.inputs.iter().any(|(_, t)| t.len() > limit) {
@@ -151,7 +194,10 @@ async fn infer(State(s): S, Path(name): Path<String>, headers: HeaderMap, body: 
             format!("an input tensor has more than the configured limit of {limit} elements"),
         ));
     }
-    let wanted: Option<Vec<String>> = request.outputs.as_ref().map(|o| o.iter().map(|r| r.name.clone()).collect());
+    let wanted: Option<Vec<String>> = request
+        .outputs
+        .as_ref()
+        .map(|o| o.iter().map(|r| r.name.clone()).collect());
     let loaded = model.model.clone();
     let inputs = request.inputs.clone();
     let outputs = tokio::task::spawn_blocking(move || loaded.run(inputs, wanted.as_deref()))
@@ -166,20 +212,30 @@ async fn infer(State(s): S, Path(name): Path<String>, headers: HeaderMap, body: 
         .encode(|n| request.wants_binary(n))
         .map_err(|e| ApiError::new(ErrorCode::InferenceFailed, e.to_string()))?;
     let mut resp = Response::new(Body::from(encoded.body));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(if encoded.header_length.is_some() {
-        oip::BINARY_CONTENT_TYPE
-    } else {
-        oip::JSON_CONTENT_TYPE
-    }));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if encoded.header_length.is_some() {
+            oip::BINARY_CONTENT_TYPE
+        } else {
+            oip::JSON_CONTENT_TYPE
+        }),
+    );
     if let Some(n) = encoded.header_length {
-        resp.headers_mut().insert(oip::HEADER_LENGTH_HEADER, HeaderValue::from(n));
+        resp.headers_mut()
+            .insert(oip::HEADER_LENGTH_HEADER, HeaderValue::from(n));
     }
     Ok(resp)
 }
 
-async fn upload(State(s): S, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn upload(
+    State(s): S,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     require_owner(&s, &headers)?;
-    let name = ModelName::new(&name).map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
+    let name =
+        ModelName::new(&name).map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
     let max = s.config.limits.max_model_bytes;
     let internal = |e: std::io::Error| {
         tracing::error!(error = %e, "cannot write upload");
@@ -190,7 +246,12 @@ async fn upload(State(s): S, Path(name): Path<String>, headers: HeaderMap, body:
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::BadRequest, "the upload was cut off before its end"))?;
+        let chunk = chunk.map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "the upload was cut off before its end",
+            )
+        })?;
         size += chunk.len() as u64;
         if size > max {
             return Err(ApiError::new(
@@ -202,13 +263,23 @@ async fn upload(State(s): S, Path(name): Path<String>, headers: HeaderMap, body:
         temp.write_all(&chunk).map_err(internal)?;
     }
     if size == 0 {
-        return Err(ApiError::new(ErrorCode::InvalidModel, "the upload is empty"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidModel,
+            "the upload is empty",
+        ));
     }
-    let info = s.registry.install(name, temp, hex::encode(hasher.finalize()), size).await?;
+    let info = s
+        .registry
+        .install(name, temp, hex::encode(hasher.finalize()), size)
+        .await?;
     Ok(Json(info).into_response())
 }
 
-async fn delete(State(s): S, Path(name): Path<String>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+async fn delete(
+    State(s): S,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     require_owner(&s, &headers)?;
     s.registry.delete(&name).await?;
     Ok(Json(json!({ "name": name, "deleted": true })))

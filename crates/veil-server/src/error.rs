@@ -42,17 +42,19 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::InvalidModel(reason) => {
-                ApiError::new(ErrorCode::InvalidModel, format!("the model cannot be loaded: {reason}"))
-            }
+            EngineError::InvalidModel(reason) => ApiError::new(
+                ErrorCode::InvalidModel,
+                format!("the model cannot be loaded: {reason}"),
+            ),
             EngineError::InvalidInput { reason, expected } => ApiError {
                 code: ErrorCode::InvalidInput,
                 message: format!("{reason}; the model expects {expected}"),
                 expected: Some(expected),
             },
-            EngineError::Run(reason) => {
-                ApiError::new(ErrorCode::InferenceFailed, format!("inference failed: {reason}"))
-            }
+            EngineError::Run(reason) => ApiError::new(
+                ErrorCode::InferenceFailed,
+                format!("inference failed: {reason}"),
+            ),
             other => ApiError::new(ErrorCode::Internal, other.to_string()),
         }
     }
@@ -60,7 +62,8 @@ impl From<EngineError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         tracing::debug!(code = %self.code, "request refused");
         (status, Json(self.body())).into_response()
     }

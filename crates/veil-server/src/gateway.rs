@@ -17,8 +17,8 @@ use axum::body::{Body, Bytes, to_bytes};
 use axum::http::{self, HeaderName, HeaderValue, Method, Request};
 use axum::response::Response;
 use bhttp::stream::AsyncReadMessage;
-use futures::io::{AsyncReadExt, AsyncWriteExt};
 use futures::TryStreamExt;
+use futures::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 use tower::ServiceExt;
 use veil_protocol::ErrorCode;
@@ -32,6 +32,9 @@ use crate::state::AppState;
 /// responses; a bound only against bugs).
 const MAX_INNER_RESPONSE: usize = 1 << 31;
 
+/// How much of a chunked request the gateway reads after the inner message.
+const MAX_TRAILING_BYTES: u64 = 64 * 1024;
+
 fn error_response(e: &ApiError) -> InnerResponse {
     InnerResponse {
         status: e.code.http_status(),
@@ -40,14 +43,28 @@ fn error_response(e: &ApiError) -> InnerResponse {
     }
 }
 
-fn build_request(method: &[u8], path: &[u8], headers: &[(String, String)], body: Body) -> Result<Request<Body>, ApiError> {
-    let bad = |what: &str| ApiError::new(ErrorCode::BadRequest, format!("inner request has an invalid {what}"));
+fn build_request(
+    method: &[u8],
+    path: &[u8],
+    headers: &[(String, String)],
+    body: Body,
+) -> Result<Request<Body>, ApiError> {
+    let bad = |what: &str| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("inner request has an invalid {what}"),
+        )
+    };
     let method = Method::from_bytes(method).map_err(|_| bad("method"))?;
     if !path.starts_with(b"/") {
         return Err(bad("path"));
     }
     let uri = http::Uri::try_from(path).map_err(|_| bad("path"))?;
-    let mut req = Request::builder().method(method).uri(uri).body(body).map_err(|_| bad("request line"))?;
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body)
+        .map_err(|_| bad("request line"))?;
     for (k, v) in headers {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad("header name"))?;
         let value = HeaderValue::from_str(v).map_err(|_| bad("header value"))?;
@@ -61,7 +78,9 @@ async fn run_inner(router: &Router, req: Request<Body>) -> InnerResponse {
     let (parts, body) = resp.into_parts();
     let body = match to_bytes(body, MAX_INNER_RESPONSE).await {
         Ok(b) => b.to_vec(),
-        Err(_) => return error_response(&ApiError::new(ErrorCode::Internal, "response body failed")),
+        Err(_) => {
+            return error_response(&ApiError::new(ErrorCode::Internal, "response body failed"));
+        }
     };
     InnerResponse {
         status: parts.status.as_u16(),
@@ -80,7 +99,10 @@ fn plaintext_error(code: ErrorCode, message: &str) -> Response {
 
 fn sealed_response(media_type: &'static str, body: Vec<u8>) -> Response {
     let mut resp = Response::new(Body::from(body));
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(media_type),
+    );
     resp
 }
 
@@ -97,74 +119,125 @@ pub async fn handle(state: &AppState, enc_request: Bytes) -> Response {
         Err(e) => error_response(&ApiError::new(ErrorCode::BadRequest, e.to_string())),
         Ok(req) => {
             drop(inner_bytes);
-            match build_request(req.method.as_bytes(), req.path.as_bytes(), &req.headers, Body::from(req.body)) {
+            match build_request(
+                req.method.as_bytes(),
+                req.path.as_bytes(),
+                &req.headers,
+                Body::from(req.body),
+            ) {
                 Ok(http_req) => run_inner(&state.inner, http_req).await,
                 Err(e) => error_response(&e),
             }
         }
     };
-    match inner_response.encode().map_err(io::Error::other).and_then(|b| sealer.seal(&b).map_err(io::Error::other)) {
+    match inner_response
+        .encode()
+        .map_err(io::Error::other)
+        .and_then(|b| sealer.seal(&b).map_err(io::Error::other))
+    {
         Ok(sealed) => sealed_response(RESPONSE_MEDIA_TYPE, sealed),
-        Err(_) => plaintext_error(ErrorCode::Internal, "the response could not be encapsulated"),
+        Err(_) => plaintext_error(
+            ErrorCode::Internal,
+            "the response could not be encapsulated",
+        ),
     }
 }
 
+/// The head of a chunked inner request.
+struct Head {
+    method: Vec<u8>,
+    path: Vec<u8>,
+    headers: Vec<(String, String)>,
+}
+
 /// Handles one `message/ohttp-chunked-req`, streaming the inner body to the handler.
+///
+/// The handler sees the end of the body only once the whole stream has
+/// verified: the binary HTTP terminator and trailer, then OHTTP's final
+/// chunk. Any truncation or trailing data reaches it as an error instead.
 pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
     // `SyncStream`: the body is `Send` but not `Sync`, and the handler future
     // must be `Send` while the decapsulating reader is borrowed across awaits.
     let stream = sync_wrapper::SyncStream::new(body.into_data_stream().map_err(io::Error::other));
     let ciphertext = tokio_util::io::StreamReader::new(stream).compat();
-    let mut request = Box::pin(state.attestor.key.ohttp_server().clone().decapsulate_stream(ciphertext));
+    let mut request = Box::pin(
+        state
+            .attestor
+            .key
+            .ohttp_server()
+            .clone()
+            .decapsulate_stream(ciphertext),
+    );
 
-    let inner_response = {
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel::<Result<Head, ErrorCode>>();
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+
+    let reader = async {
+        // Moved in, so that the handler's body ends when this block does.
+        let body_tx = body_tx;
         let mut message = bhttp::Message::async_read(&mut request);
-        let header = match message.header().await {
-            Ok(h) => h,
-            Err(_) => {
-                return plaintext_error(
-                    ErrorCode::BadEncapsulation,
-                    "the chunked request could not be decapsulated with this server's key; fetch a fresh attestation",
-                );
-            }
+        let head = match message.header().await {
+            Err(_) => Err(ErrorCode::BadEncapsulation),
+            Ok(header) => match (header.control().method(), header.control().path()) {
+                (Some(method), Some(path)) => Ok(Head {
+                    method: method.to_vec(),
+                    path: path.to_vec(),
+                    headers: inner::fields(header.fields()).unwrap_or_default(),
+                }),
+                _ => Err(ErrorCode::BadRequest),
+            },
         };
-        let control = header.control();
-        let (Some(method), Some(path)) = (control.method(), control.path()) else {
-            return plaintext_error(ErrorCode::BadRequest, "the inner message is not a request");
+        let ok = head.is_ok();
+        let _ = head_tx.send(head);
+        if !ok {
+            return;
+        }
+        let mut failure = stream_body(&mut message, &body_tx).await;
+        drop(message);
+        if failure.is_none() {
+            // After the inner message, only OHTTP's final chunk may follow.
+            let mut rest = Vec::new();
+            failure = match (&mut request)
+                .take(MAX_TRAILING_BYTES)
+                .read_to_end(&mut rest)
+                .await
+            {
+                Ok(_) if rest.is_empty() => None,
+                Ok(_) => Some("data follows the inner message"),
+                Err(_) => Some("the stream ended without its final chunk"),
+            };
+        }
+        if let Some(reason) = failure {
+            let _ = body_tx.send(Err(io::Error::other(reason))).await;
+        }
+        // Dropping the sender ends the handler's body: only now.
+    };
+    let handler = async {
+        let head = match head_rx.await {
+            Ok(Ok(head)) => head,
+            Ok(Err(code)) => return Err(code),
+            Err(_) => return Err(ErrorCode::Internal),
         };
-        let headers = inner::fields(header.fields()).unwrap_or_default();
-        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
-        let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        let body = Body::from_stream(futures::stream::unfold(body_rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         }));
-        match build_request(method, path, &headers, body) {
-            Err(e) => error_response(&e),
-            Ok(http_req) => {
-                let pump = async move {
-                    let Ok(mut body) = message.body() else {
-                        let _ = tx.send(Err(io::Error::other("no body"))).await;
-                        return;
-                    };
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        match body.read(&mut buf).await {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                if tx.send(Ok(Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                let _ = tx.send(Err(e)).await;
-                                break;
-                            }
-                        }
-                    }
-                };
-                let (_, resp) = tokio::join!(pump, run_inner(&state.inner, http_req));
-                resp
-            }
+        Ok(
+            match build_request(&head.method, &head.path, &head.headers, body) {
+                Ok(http_req) => run_inner(&state.inner, http_req).await,
+                Err(e) => error_response(&e),
+            },
+        )
+    };
+    let ((), outcome) = tokio::join!(reader, handler);
+    let inner_response = match outcome {
+        Ok(r) => r,
+        Err(ErrorCode::BadEncapsulation) => {
+            return plaintext_error(
+                ErrorCode::BadEncapsulation,
+                "the chunked request could not be decapsulated with this server's key; fetch a fresh attestation",
+            );
         }
+        Err(code) => return plaintext_error(code, "the inner message is not a request"),
     };
 
     let encoded = match inner_response.encode() {
@@ -180,6 +253,41 @@ pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
     .await;
     match written {
         Ok(()) => sealed_response(CHUNKED_RESPONSE_MEDIA_TYPE, sealed),
-        Err(_) => plaintext_error(ErrorCode::Internal, "the response could not be encapsulated"),
+        Err(_) => plaintext_error(
+            ErrorCode::Internal,
+            "the response could not be encapsulated",
+        ),
     }
+}
+
+/// Forwards the inner body to the handler; returns why it failed, if it did.
+async fn stream_body<S: futures::io::AsyncRead + Unpin>(
+    message: &mut bhttp::stream::AsyncMessage<S>,
+    tx: &tokio::sync::mpsc::Sender<io::Result<Bytes>>,
+) -> Option<&'static str> {
+    let Ok(mut body) = message.body() else {
+        return Some("the inner request has no body section");
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match body.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                if tx
+                    .send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                    .await
+                    .is_err()
+                {
+                    // The handler finished without reading everything.
+                    return Some("the handler stopped reading");
+                }
+            }
+            Err(_) => return Some("the inner body is truncated or malformed"),
+        }
+    }
+    message
+        .trailer()
+        .await
+        .err()
+        .map(|_| "the inner trailer is truncated or malformed")
 }

@@ -9,7 +9,9 @@ pub struct ModelName(String);
 
 /// A string that is not a valid model name.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid model name: use 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit")]
+#[error(
+    "invalid model name: use 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"
+)]
 pub struct InvalidModelName;
 
 impl ModelName {
@@ -18,8 +20,13 @@ impl ModelName {
         let ok = !s.is_empty()
             && s.len() <= 128
             && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        if ok { Ok(ModelName(s.to_owned())) } else { Err(InvalidModelName) }
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if ok {
+            Ok(ModelName(s.to_owned()))
+        } else {
+            Err(InvalidModelName)
+        }
     }
 
     /// The name.
@@ -47,7 +54,18 @@ mod tests {
 
     #[test]
     fn refuses_path_tricks_and_oddities() {
-        for n in ["", ".", "..", "../x", "a/b", ".hidden", "-x", "a b", "é", &"a".repeat(129)] {
+        for n in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            ".hidden",
+            "-x",
+            "a b",
+            "é",
+            &"a".repeat(129),
+        ] {
             assert!(ModelName::new(n).is_err(), "{n}");
         }
     }

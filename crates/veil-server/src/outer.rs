@@ -27,7 +27,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/attestation", get(attestation))
         .route("/v1/ohttp", post(ohttp))
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the inner API is reached through /v1/ohttp") })
+        .fallback(|| async {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "no such route; the inner API is reached through /v1/ohttp",
+            )
+        })
         // Bodies are bounded per framing in `ohttp` below.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -47,21 +52,42 @@ struct NonceQuery {
     nonce: String,
 }
 
-async fn attestation(State(s): State<AppState>, query: Result<Query<NonceQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<EvidenceBundle>, ApiError> {
-    let bad = || ApiError::new(ErrorCode::BadRequest, "query parameter `nonce` must be 64 hex digits (32 fresh random bytes)");
-    let Ok(Query(q)) = query else { return Err(bad()) };
-    let nonce: Nonce = hex::decode(&q.nonce).ok().and_then(|n| n.try_into().ok()).ok_or_else(bad)?;
+async fn attestation(
+    State(s): State<AppState>,
+    query: Result<Query<NonceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EvidenceBundle>, ApiError> {
+    let bad = || {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "query parameter `nonce` must be 64 hex digits (32 fresh random bytes)",
+        )
+    };
+    let Ok(Query(q)) = query else {
+        return Err(bad());
+    };
+    let nonce: Nonce = hex::decode(&q.nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(bad)?;
     let key_config = s.attestor.key.encoded_config();
     let report_data = transcript::report_data(key_config, &nonce);
     let evidence = s.attestor.producer.produce(&report_data).map_err(|e| {
         tracing::error!(error = %e, "evidence production failed");
         ApiError::new(ErrorCode::Internal, "the server could not produce evidence")
     })?;
-    Ok(Json(EvidenceBundle::new(&evidence, key_config, &nonce, env!("CARGO_PKG_VERSION"))))
+    Ok(Json(EvidenceBundle::new(
+        &evidence,
+        key_config,
+        &nonce,
+        env!("CARGO_PKG_VERSION"),
+    )))
 }
 
 async fn ohttp(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     match content_type {
         REQUEST_MEDIA_TYPE => {
             let limit = s.services.config.limits.max_request_bytes;
@@ -78,7 +104,9 @@ async fn ohttp(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Res
         _ => {
             let mut r = ApiError::new(
                 ErrorCode::BadRequest,
-                format!("content type must be {REQUEST_MEDIA_TYPE} or {CHUNKED_REQUEST_MEDIA_TYPE}"),
+                format!(
+                    "content type must be {REQUEST_MEDIA_TYPE} or {CHUNKED_REQUEST_MEDIA_TYPE}"
+                ),
             )
             .into_response();
             *r.status_mut() = axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE;

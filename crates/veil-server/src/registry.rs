@@ -48,7 +48,10 @@ pub struct Registry {
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "model store failure");
-    ApiError::new(ErrorCode::Internal, "the model store failed; see the server log")
+    ApiError::new(
+        ErrorCode::Internal,
+        "the model store failed; see the server log",
+    )
 }
 
 impl Registry {
@@ -69,7 +72,9 @@ impl Registry {
                     tracing::info!(model = %name, bytes = served.size_bytes, "loaded stored model");
                     models.insert(name, Arc::new(served));
                 }
-                Err(e) => tracing::warn!(model = %name, error = %e, "stored model does not load; skipped"),
+                Err(e) => {
+                    tracing::warn!(model = %name, error = %e, "stored model does not load; skipped")
+                }
             }
         }
         Ok(Registry {
@@ -90,7 +95,9 @@ impl Registry {
         let found = ModelName::new(name)
             .ok()
             .and_then(|n| self.models.read().ok().and_then(|m| m.get(&n).cloned()));
-        found.ok_or_else(|| ApiError::new(ErrorCode::ModelNotFound, "no model of that name is loaded"))
+        found.ok_or_else(|| {
+            ApiError::new(ErrorCode::ModelNotFound, "no model of that name is loaded")
+        })
     }
 
     /// Number of served models.
@@ -105,7 +112,11 @@ impl Registry {
 
     /// The repository index.
     pub fn index(&self) -> Vec<RepositoryEntry> {
-        let models = self.models.read().map(|m| m.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        let models = self
+            .models
+            .read()
+            .map(|m| m.values().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
         models
             .iter()
             .map(|m| RepositoryEntry {
@@ -149,11 +160,17 @@ impl Registry {
 
     /// Deletes model `name` from the store and stops serving it.
     pub async fn delete(&self, name: &str) -> Result<(), ApiError> {
-        let not_found = || ApiError::new(ErrorCode::ModelNotFound, "no model of that name is loaded");
+        let not_found =
+            || ApiError::new(ErrorCode::ModelNotFound, "no model of that name is loaded");
         let name = ModelName::new(name).map_err(|_| not_found())?;
         let _guard = self.writes.lock().await;
         let existed = self.store.delete(&name).map_err(internal)?;
-        let removed = self.models.write().ok().and_then(|mut m| m.remove(&name)).is_some();
+        let removed = self
+            .models
+            .write()
+            .ok()
+            .and_then(|mut m| m.remove(&name))
+            .is_some();
         if !existed && !removed {
             return Err(not_found());
         }

@@ -92,7 +92,11 @@ impl ModelStore {
             if path.extension().and_then(|e| e.to_str()) != Some(MODEL_EXTENSION) {
                 continue;
             }
-            if let Some(name) = path.file_stem().and_then(|s| s.to_str()).and_then(|s| ModelName::new(s).ok()) {
+            if let Some(name) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| ModelName::new(s).ok())
+            {
                 names.push(name);
             }
         }
@@ -108,9 +112,14 @@ impl ModelStore {
     /// Starts a new temp file for an upload.
     pub fn temp(&self) -> io::Result<TempModel> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let path = self.tmp.join(format!("upload-{}-{n}.part", std::process::id()));
+        let path = self
+            .tmp
+            .join(format!("upload-{}-{n}.part", std::process::id()));
         let file = File::create(&path)?;
-        Ok(TempModel { path, file: Some(file) })
+        Ok(TempModel {
+            path,
+            file: Some(file),
+        })
     }
 
     /// Atomically installs a finished temp file as model `name`, replacing

@@ -112,7 +112,9 @@ impl fmt::Display for DataType {
 
 /// A data type name that Veil does not support.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported datatype `{0}` (supported: BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64)")]
+#[error(
+    "unsupported datatype `{0}` (supported: BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64)"
+)]
 pub struct UnknownDataType(pub String);
 
 impl FromStr for DataType {

@@ -18,7 +18,6 @@ mod dtype;
 mod signature;
 mod tensor;
 
-
 pub use dtype::{DataType, Element, UnknownDataType};
 pub use half::f16;
 pub use signature::{Dimension, ModelSignature, TensorSpec};

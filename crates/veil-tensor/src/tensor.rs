@@ -57,7 +57,11 @@ pub fn element_count(shape: &[usize]) -> Option<usize> {
 
 impl Tensor {
     /// A tensor from raw little-endian bytes; checks the length against the shape.
-    pub fn from_bytes(dtype: DataType, shape: Vec<usize>, data: Vec<u8>) -> Result<Self, TensorError> {
+    pub fn from_bytes(
+        dtype: DataType,
+        shape: Vec<usize>,
+        data: Vec<u8>,
+    ) -> Result<Self, TensorError> {
         let expected = element_count(&shape)
             .and_then(|n| n.checked_mul(dtype.size()))
             .ok_or_else(|| TensorError::ShapeOverflow(shape.clone()))?;
@@ -156,7 +160,14 @@ mod tests {
     #[test]
     fn refuses_bytes_that_do_not_fill_the_shape() {
         let err = Tensor::from_bytes(DataType::F32, vec![2, 2], vec![0; 15]).unwrap_err();
-        assert!(matches!(err, TensorError::LengthMismatch { expected: 16, actual: 15, .. }));
+        assert!(matches!(
+            err,
+            TensorError::LengthMismatch {
+                expected: 16,
+                actual: 15,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -168,7 +179,10 @@ mod tests {
     #[test]
     fn refuses_reading_as_another_type() {
         let t = Tensor::from_values(vec![1], vec![1i64]).unwrap();
-        assert!(matches!(t.to_values::<f64>(), Err(TensorError::WrongType { .. })));
+        assert!(matches!(
+            t.to_values::<f64>(),
+            Err(TensorError::WrongType { .. })
+        ));
     }
 
     #[test]

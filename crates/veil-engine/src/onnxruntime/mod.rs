@@ -17,6 +17,15 @@ use self::pool::SessionPool;
 use self::runtime::Runtime;
 use crate::{Engine, EngineError, LoadedModel};
 
+/// The session option naming the directory that external-data initializers
+/// of a model loaded from bytes are read from (default: the working directory).
+const EXTERNAL_DATA_FOLDER_KEY: &str = "session.model_external_initializers_file_folder_path";
+
+/// A directory that cannot exist (its parent is not a directory), so every
+/// external-data initializer fails to load: an uploaded model must not read
+/// the server's files. Absolute and escaping paths ONNX Runtime refuses itself.
+const NO_EXTERNAL_DATA_FOLDER: &str = "/dev/null/veil-models-may-not-read-files";
+
 /// How the ONNX Runtime engine runs models.
 ///
 /// ```
@@ -36,8 +45,14 @@ pub struct OrtConfig {
     /// choose (one per physical core).
     pub intra_op_threads: usize,
     /// Sessions per loaded model, so that many requests to one model run at
-    /// once; at least 1. Each session holds its own copy of the model's
-    /// weights, except for pre-packed weights, which the sessions share.
+    /// once; at least 1.
+    ///
+    /// The trade is memory for concurrency: each session holds its own copy
+    /// of the model's weights (a 16 MiB MLP cost +16 MiB resident per extra
+    /// session; the shared pre-packed-weights container saved nothing on it).
+    /// With 4 clients on 2 cores and one intra-op thread, 2 sessions gave
+    /// 1.4–1.9x the throughput of 1 and 4 gave no more than 2 (see
+    /// `benches/session_pool.rs`): about one session per core is the sweet spot.
     pub sessions_per_model: usize,
 }
 
@@ -102,13 +117,15 @@ impl OrtEngine {
         &self.config
     }
 
-    /// One session of `model`, sharing pre-packed weights with its siblings.
+    /// One session of `model`, sharing pre-packed weights with its siblings
+    /// (cheap; helps kernels that pre-pack into a separate buffer).
     fn session(&self, model: &[u8], prepacked: &PrepackedWeights) -> Result<Session, EngineError> {
         let build = || -> ort::Result<Session> {
             let mut builder = Session::builder(&self.runtime.environment)?
                 .with_optimization_level(GraphOptimizationLevel::All)?
                 .with_inter_threads(1)?
-                .with_prepacked_weights(prepacked)?;
+                .with_prepacked_weights(prepacked)?
+                .with_config_entry(EXTERNAL_DATA_FOLDER_KEY, NO_EXTERNAL_DATA_FOLDER)?;
             if self.config.intra_op_threads > 0 {
                 builder = builder.with_intra_threads(self.config.intra_op_threads)?;
             }
@@ -116,7 +133,19 @@ impl OrtEngine {
         };
         match catch_unwind(AssertUnwindSafe(build)) {
             Ok(Ok(session)) => Ok(session),
-            Ok(Err(e)) => Err(EngineError::InvalidModel(e.to_string())),
+            Ok(Err(e)) => {
+                let reason = e.to_string();
+                let hint = if reason.contains("xternal data") {
+                    " (Veil serves only self-contained models: save the ONNX file \
+                     without external data, at most 2 GiB)"
+                } else {
+                    ""
+                };
+                Err(EngineError::InvalidModel(format!(
+                    "{}{hint}",
+                    reason.trim_end()
+                )))
+            }
             // ort panics on value types it does not know (e.g. opaque).
             Err(panic) => Err(EngineError::InvalidModel(format!(
                 "ONNX Runtime could not describe the model: {}",

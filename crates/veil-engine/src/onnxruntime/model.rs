@@ -42,9 +42,13 @@ impl LoadedModel for OrtModel {
         let all_outputs = outputs.is_none();
 
         // Convert outside the pool, so a session is held only while it runs.
-        let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(ordered.len());
+        let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
+            Vec::with_capacity(ordered.len());
         for (spec, tensor) in self.signature.inputs.iter().zip(ordered) {
-            values.push((Cow::Borrowed(spec.name.as_str()), convert::to_value(tensor)?.into()));
+            values.push((
+                Cow::Borrowed(spec.name.as_str()),
+                convert::to_value(tensor)?.into(),
+            ));
         }
         let names: Vec<&str> = selected
             .iter()

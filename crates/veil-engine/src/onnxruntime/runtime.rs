@@ -48,8 +48,8 @@ pub(super) fn runtime(library: &Path) -> Result<Arc<Runtime>, EngineError> {
             )))
         };
     }
-    let environment = catch_unwind(AssertUnwindSafe(|| create_environment(&canonical)))
-        .map_err(|panic| {
+    let environment =
+        catch_unwind(AssertUnwindSafe(|| create_environment(&canonical))).map_err(|panic| {
             EngineError::LibraryLoad(format!(
                 "{}: loader panicked: {}",
                 canonical.display(),
@@ -96,9 +96,15 @@ fn forward_log(level: LogLevel, category: &str, _id: &str, location: &str, messa
         return;
     }
     match level {
-        LogLevel::Verbose => tracing::trace!(target: "veil_engine::ort", category, location, "{message}"),
-        LogLevel::Info => tracing::debug!(target: "veil_engine::ort", category, location, "{message}"),
-        LogLevel::Warning => tracing::warn!(target: "veil_engine::ort", category, location, "{message}"),
+        LogLevel::Verbose => {
+            tracing::trace!(target: "veil_engine::ort", category, location, "{message}")
+        }
+        LogLevel::Info => {
+            tracing::debug!(target: "veil_engine::ort", category, location, "{message}")
+        }
+        LogLevel::Warning => {
+            tracing::warn!(target: "veil_engine::ort", category, location, "{message}")
+        }
         LogLevel::Error | LogLevel::Fatal => {
             tracing::error!(target: "veil_engine::ort", category, location, "{message}")
         }

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use veil_engine::{Engine, EngineError, LoadedModel, OrtConfig, OrtEngine, find_onnxruntime_library};
+use veil_engine::{
+    Engine, EngineError, LoadedModel, OrtConfig, OrtEngine, find_onnxruntime_library,
+};
 
 /// The ONNX Runtime library in the repository's `.venv` (or `$ORT_DYLIB_PATH`).
 pub fn library() -> PathBuf {

@@ -1,0 +1,91 @@
+//! Shared helpers of the end-to-end tests: a live server on a real socket,
+//! the real ONNX Runtime engine, the simulated platform.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use veil_attest::{Policy, SimulatedProducer};
+use veil_client::{Client, ConnectOptions};
+use veil_engine::{Engine, OrtConfig, OrtEngine, find_onnxruntime_library};
+use veil_server::auth::TokenHash;
+use veil_server::{AppState, ServerConfig};
+
+pub const OWNER: &str = "owner-secret-token";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn model_path(name: &str) -> PathBuf {
+    let p = repo_root().join("tests/models").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh (it generates the test models)",
+        p.display()
+    );
+    p
+}
+
+pub fn model_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(model_path(name)).unwrap()
+}
+
+/// One engine per test process: ONNX Runtime is initialised once.
+pub fn engine() -> Arc<OrtEngine> {
+    static ENGINE: OnceLock<Arc<OrtEngine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let lib = find_onnxruntime_library(&[PathBuf::from(env!("CARGO_MANIFEST_DIR"))])
+                .expect("ONNX Runtime not found: run scripts/setup.sh");
+            let mut cfg = OrtConfig::new(lib);
+            cfg.intra_op_threads = 1;
+            cfg.sessions_per_model = 2;
+            Arc::new(OrtEngine::new(cfg).unwrap())
+        })
+        .clone()
+}
+
+pub fn config(data_dir: &Path) -> ServerConfig {
+    let mut c = ServerConfig::new("127.0.0.1:0".parse().unwrap(), data_dir.to_path_buf());
+    c.owner_tokens = vec![TokenHash::of(OWNER)];
+    c
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a server with `config` on an ephemeral port.
+pub async fn start(config: ServerConfig) -> Server {
+    let engine: Arc<dyn Engine> = engine();
+    let producer = SimulatedProducer::generate(veil_attest::Measurement([0x5a; 48]));
+    let state = AppState::new(config, engine, Box::new(producer)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, veil_server::app(state))
+            .await
+            .unwrap();
+    });
+    Server {
+        addr,
+        url: format!("http://{addr}"),
+        task,
+    }
+}
+
+pub async fn connect(url: &str, owner: Option<&str>) -> Client {
+    let mut opts = ConnectOptions::new(Policy::insecure_simulation_any_measurement());
+    opts.owner_token = owner.map(str::to_owned);
+    Client::connect(url, opts).await.unwrap()
+}
