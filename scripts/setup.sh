@@ -4,12 +4,14 @@
 #   * .venv/ with the pinned onnxruntime wheel (the server loads its
 #     libonnxruntime.so) and the Python packages the test models need;
 #   * the small ONNX test models (scripts/make_test_models.py);
-#   * the `veil` binary (release build unless VEIL_SETUP_NO_BUILD=1).
+#   * the `veil` binary and the Python SDK (`veil`, from python/), release
+#     builds, unless VEIL_SETUP_NO_BUILD=1 (scripts/test.sh builds its own).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 not found: apt-get install python3 python3-venv" >&2; exit 1; }
@@ -34,5 +36,7 @@ log "test models"
 if [ "${VEIL_SETUP_NO_BUILD:-0}" != 1 ]; then
   log "building veil (release)"
   cargo build --release -p veil-cli
+  log "installing the Python SDK into .venv (release)"
+  scripts/install_python_sdk.sh --release
 fi
 log "done"

@@ -119,6 +119,21 @@ impl Client {
         &self.base
     }
 
+    /// This connection with another owner token (`None`: no owner token),
+    /// sharing the verified key and the HTTP connection pool; nothing is
+    /// re-verified or re-sent.
+    pub fn with_owner_token(&self, owner_token: Option<String>) -> Client {
+        let mut options = self.options.clone();
+        options.owner_token = owner_token;
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            key: self.key.clone(),
+            server: self.server.clone(),
+            options,
+        }
+    }
+
     /// The server's self-reported version.
     pub fn server_version(&self) -> &str {
         &self.server.server_version

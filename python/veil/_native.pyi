@@ -1,0 +1,54 @@
+"""Type stubs of the native module (Rust, PyO3). Use the ``veil`` package's API instead."""
+
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class NativeError(Exception):
+    """Raised with args (kind, message, code, status, check, expected_json)."""
+
+class NativeClient:
+    """A connection to a Veil server whose attestation verified."""
+
+    @staticmethod
+    def connect(
+        url: str,
+        policy_toml: Optional[str] = None,
+        allow_simulation: bool = False,
+        timeout: float = 30.0,
+        owner_token: Optional[str] = None,
+        api_key: Optional[str] = None,
+    ) -> NativeClient: ...
+    def attestation_json(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def server_version(self) -> str: ...
+    def server_metadata_json(self) -> str: ...
+    def models_json(self) -> str: ...
+    def model_json(self, name: str) -> str: ...
+    def delete_model(self, name: str, owner_token: Optional[str] = None) -> None: ...
+    def upload_file(
+        self,
+        name: str,
+        path: str,
+        owner_token: Optional[str] = None,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> str: ...
+    def upload_bytes(
+        self,
+        name: str,
+        data: memoryview,
+        owner_token: Optional[str] = None,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> str: ...
+    def infer(
+        self,
+        name: str,
+        inputs: Sequence[Tuple[str, str, Sequence[int], memoryview]],
+        outputs: Optional[Sequence[str]] = None,
+        expected_sha256: Optional[str] = None,
+    ) -> List[Tuple[str, str, List[int], npt.NDArray[np.uint8]]]: ...
