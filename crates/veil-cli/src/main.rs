@@ -12,6 +12,7 @@ use veil_client::{Client, ConnectOptions};
 use veil_protocol::oip::{InferRequest, RequestedOutput};
 
 mod npy;
+mod proxy;
 mod serve;
 
 #[global_allocator]
@@ -92,6 +93,9 @@ enum Command {
         /// Model name.
         name: String,
     },
+    /// Verify the server, then serve its inner API (Open Inference Protocol)
+    /// in plaintext on a local address, every request end to end encrypted.
+    Proxy(proxy::ProxyArgs),
 }
 
 /// How to reach and trust the server.
@@ -277,6 +281,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!("deleted {name}");
             Ok(())
         }
+        Command::Proxy(args) => proxy::run(args).await,
     }
 }
 

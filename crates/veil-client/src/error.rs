@@ -44,6 +44,14 @@ impl ClientError {
         }
     }
 
+    /// Whether the server could not decapsulate the request: its key is not
+    /// the one this client verified (a restart, a rotation, another
+    /// replica). The remedy is [`Client::reconnect`](crate::Client::reconnect),
+    /// which verifies the new key before anything is sent to it.
+    pub fn is_bad_encapsulation(&self) -> bool {
+        self.code() == Some(ErrorCode::BadEncapsulation)
+    }
+
     pub(crate) fn from_response(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<ErrorBody>(body) {
             Ok(e) => ClientError::Server {

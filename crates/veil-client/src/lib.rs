@@ -26,6 +26,7 @@
 
 mod client;
 mod error;
+mod reconnect;
 mod upload;
 
 pub use client::{Client, ConnectOptions};

@@ -57,23 +57,44 @@ pub struct Server {
     pub addr: SocketAddr,
     pub url: String,
     task: tokio::task::JoinHandle<()>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Server {
     pub fn stop(self) {
         self.task.abort();
     }
+
+    /// Stops accepting, closes idle keep-alive connections and waits until
+    /// the port is free, as a server process that exits would.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
 }
 
 /// Starts a server with `config` on an ephemeral port.
 pub async fn start(config: ServerConfig) -> Server {
+    start_at(config, "127.0.0.1:0".parse().unwrap()).await
+}
+
+/// Starts a server with `config` on `addr`, with a freshly generated
+/// serving key (as a restarted server process has).
+pub async fn start_at(config: ServerConfig, addr: SocketAddr) -> Server {
     let engine: Arc<dyn Engine> = engine();
     let producer = SimulatedProducer::generate(veil_attest::Measurement([0x5a; 48]));
     let state = AppState::new(config, engine, Box::new(producer)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, veil_server::app(state))
+            .with_graceful_shutdown(async {
+                // Only an explicit `shutdown()`; dropping `Server` does not stop it.
+                if stopped.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            })
             .await
             .unwrap();
     });
@@ -81,6 +102,7 @@ pub async fn start(config: ServerConfig) -> Server {
         addr,
         url: format!("http://{addr}"),
         task,
+        shutdown,
     }
 }
 
