@@ -29,6 +29,15 @@ then
   log "installing Python packages (requirements.txt)"
   .venv/bin/pip install --disable-pip-version-check -q -r requirements.txt
 fi
+if ! .venv/bin/python - <<'PY' 2>/dev/null
+import importlib.metadata as m, re, sys
+want = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", open("examples/requirements.txt").read(), re.M))
+sys.exit(0 if all(m.version(k) == v for k, v in want.items()) else 1)
+PY
+then
+  log "installing the examples' Python packages (examples/requirements.txt)"
+  .venv/bin/pip install --disable-pip-version-check -q -r examples/requirements.txt
+fi
 
 log "test models"
 .venv/bin/python scripts/make_test_models.py
