@@ -902,3 +902,61 @@ async fn tritonclient_from_pypi_drives_the_proxy_unmodified() {
     assert!(out.status.success(), "pytest failed:\n{report}");
     server.stop();
 }
+
+/// Latency of one small inference three ways, in the same run: ONNX Runtime
+/// in-process, the Rust client (attested, OHTTP), and an unmodified HTTP
+/// client through the proxy (plaintext hop + the same OHTTP path). Prints
+/// medians; asserts nothing about time. Run with
+/// `cargo test --release -p veil-cli --test proxy -- --ignored --nocapture proxy_latency`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a test: run explicitly with --ignored --nocapture"]
+async fn proxy_latency_versus_rust_client_and_in_process_onnxruntime() {
+    const ROUNDS: usize = 300;
+    let median = |mut v: Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e6
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(config(dir.path())).await;
+    upload_direct(&server, "mlp", "mlp.onnx").await;
+    let proxy = start_proxy(&server.url, None).await;
+    let client = connect(&server.url, None).await;
+    let model = engine().load(&model_bytes("mlp.onnx")).unwrap();
+    let x = mlp_input(8);
+    let request = InferRequest::new(vec![("x".into(), x.clone())]);
+    let encoded = request.encode(true).unwrap();
+    let header_length = encoded.header_length.unwrap().to_string();
+    let http = http();
+    let url = format!("{}/v2/models/mlp/infer", proxy.url);
+
+    let (mut ort, mut rust, mut proxied) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let t = std::time::Instant::now();
+        model.run(vec![("x".into(), x.clone())], None).unwrap();
+        ort.push(t.elapsed());
+
+        let t = std::time::Instant::now();
+        client.infer("mlp", &request).await.unwrap();
+        rust.push(t.elapsed());
+
+        let t = std::time::Instant::now();
+        let resp = http
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .header("inference-header-content-length", &header_length)
+            .body(encoded.body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.unwrap();
+        proxied.push(t.elapsed());
+    }
+    println!(
+        "mlp [8,16] f32, median of {ROUNDS}: in-process ORT {:.0} us | Rust client {:.0} us | through the proxy {:.0} us",
+        median(ort),
+        median(rust),
+        median(proxied)
+    );
+    server.stop();
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -114,12 +114,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             (e.into_response(), 0)
         }
     };
-    let response_bytes = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    let response_bytes = response.body().size_hint().exact().unwrap_or(0);
     tracing::info!(
         %method,
         path,
@@ -127,7 +122,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         status = response.status().as_u16(),
         request_bytes,
         response_bytes,
-        latency_ms = started.elapsed().as_secs_f64() * 1e3,
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "forwarded"
     );
     response
