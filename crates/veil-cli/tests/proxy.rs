@@ -579,6 +579,62 @@ async fn server_restart_with_a_new_key_is_reattested_and_the_request_succeeds() 
     // Later requests use the new key directly.
     assert_eq!(infer().await.status, 200);
     assert_eq!(proxy.state.channel().reattestations(), 1);
+
+    // Restart again; this time the first request is a chunked upload, which
+    // the proxy can replay because it holds the body it was given.
+    server.shutdown().await;
+    let server = start_at(config(dir.path()), addr).await;
+    let reply = reqwest_call(
+        reqwest::Method::PUT,
+        &format!("{}/v2/repository/models/mlp2", proxy.url),
+        &[("authorization", format!("Bearer {OWNER}"))],
+        model_bytes("mlp.onnx"),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(proxy.state.channel().reattestations(), 2);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_through_the_proxy_are_chunked_past_the_servers_message_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut small = config(dir.path());
+    small.limits.max_request_bytes = 1024;
+    let server = start(small).await;
+    let proxy = start_proxy(&server.url, Some(OWNER)).await;
+    let mlp = model_bytes("mlp.onnx");
+    assert!(mlp.len() > 1024);
+    let reply = reqwest_call(
+        reqwest::Method::PUT,
+        &format!("{}/v2/repository/models/mlp", proxy.url),
+        &[],
+        mlp,
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    // A single-message request over the server's limit: the server's 413
+    // reaches the local client as a 413.
+    let x = mlp_input(64);
+    let reply = reqwest_call(
+        reqwest::Method::POST,
+        &format!("{}/v2/models/mlp/infer", proxy.url),
+        &[("content-type", "application/json".into())],
+        json_infer_body(&x),
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.json()["code"], "payload_too_large");
     server.stop();
 }
 

@@ -24,18 +24,35 @@ impl Client {
     pub async fn upload_model_reader(
         &self,
         name: &str,
-        mut reader: impl tokio::io::AsyncRead + Unpin + Send,
+        reader: impl tokio::io::AsyncRead + Unpin + Send,
         total: u64,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<ModelInfo, ClientError> {
         let mut headers = self.headers(true);
         headers.push(("content-type".into(), "application/octet-stream".into()));
         headers.push(("content-length".into(), total.to_string()));
-        let head = StreamingRequestHead::encode(
-            "PUT",
-            &format!("/v2/repository/models/{}", segment(name)),
-            &headers,
-        )?;
+        let path = format!("/v2/repository/models/{}", segment(name));
+        let response = self
+            .send_streaming("PUT", &path, &headers, reader, |sent| progress(sent, total))
+            .await?;
+        parse_json(&response)
+    }
+
+    /// Sends one inner request whose body is read from `body` and encrypted
+    /// piece by piece as it is read (chunked OHTTP), so it is never held in
+    /// memory whole; returns the inner response, whatever its status.
+    ///
+    /// For large bodies (model uploads); [`Client::send`] is simpler for
+    /// small ones. `progress(sent)` is called as body bytes go out.
+    pub async fn send_streaming(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        mut body: impl tokio::io::AsyncRead + Unpin + Send,
+        mut progress: impl FnMut(u64) + Send,
+    ) -> Result<InnerResponse, ClientError> {
+        let head = StreamingRequestHead::encode(method, path, headers)?;
 
         let (pipe_in, pipe_out) = tokio::io::duplex(READ_SIZE);
         let mut writer = self
@@ -43,12 +60,12 @@ impl Client {
             .request()?
             .encapsulate_stream(pipe_in.compat_write())
             .map_err(ProtocolError::from)?;
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(pipe_out));
+        let outer_body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(pipe_out));
         let send = self
             .http
             .post(format!("{}/v1/ohttp", self.base))
             .header(reqwest::header::CONTENT_TYPE, CHUNKED_REQUEST_MEDIA_TYPE)
-            .body(body)
+            .body(outer_body)
             .send();
 
         let write = async {
@@ -57,7 +74,7 @@ impl Client {
             let mut framed = Vec::with_capacity(READ_SIZE + 8);
             let mut sent = 0u64;
             loop {
-                let n = reader.read(&mut buf).await?;
+                let n = body.read(&mut buf).await?;
                 if n == 0 {
                     break;
                 }
@@ -65,7 +82,7 @@ impl Client {
                 inner::write_body_chunk(&buf[..n], &mut framed);
                 writer.write_all(&framed).await?;
                 sent += n as u64;
-                progress(sent, total);
+                progress(sent);
             }
             framed.clear();
             inner::write_body_end(&mut framed);
@@ -94,7 +111,6 @@ impl Client {
             .map_err(ProtocolError::from)?;
         let mut plain = Vec::new();
         opened.read_to_end(&mut plain).await?;
-        let inner_response = InnerResponse::decode(&plain)?;
-        parse_json(&inner_response)
+        Ok(InnerResponse::decode(&plain)?)
     }
 }

@@ -7,6 +7,38 @@ use std::sync::{Arc, RwLock};
 use veil_client::{Client, ClientError};
 use veil_protocol::inner::{InnerRequest, InnerResponse};
 
+/// How a request crosses the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Framing {
+    /// One OHTTP message (RFC 9458): inference and small calls.
+    Whole,
+    /// Chunked OHTTP, the body encrypted piece by piece: model uploads,
+    /// which the server does not bound by its single-message limit.
+    Chunked,
+}
+
+async fn send_once(
+    client: &Client,
+    request: &InnerRequest,
+    framing: Framing,
+) -> Result<InnerResponse, ClientError> {
+    match framing {
+        Framing::Whole => client.send(request).await,
+        Framing::Chunked => {
+            client
+                .send_streaming(
+                    &request.method,
+                    &request.path,
+                    &request.headers,
+                    request.body.as_slice(),
+                    |_| {},
+                )
+                .await
+        }
+    }
+}
+
 /// A verified [`Client`] shared by all local requests, replaced by a freshly
 /// verified one when the server's key changes.
 pub struct Channel {
@@ -46,12 +78,16 @@ impl Channel {
     /// Sends `request` through the channel. If the server cannot decapsulate
     /// it (its key changed), re-attests and retries once with the newly
     /// verified key; any other outcome is returned as it is.
-    pub async fn send(&self, request: &InnerRequest) -> Result<InnerResponse, ClientError> {
+    pub async fn send(
+        &self,
+        request: &InnerRequest,
+        framing: Framing,
+    ) -> Result<InnerResponse, ClientError> {
         let client = self.client();
-        match client.send(request).await {
+        match send_once(&client, request, framing).await {
             Err(e) if e.is_bad_encapsulation() => {
                 let fresh = self.reattest(&client).await?;
-                fresh.send(request).await
+                send_once(&fresh, request, framing).await
             }
             other => other,
         }

@@ -7,12 +7,12 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use veil_client::Client;
 use veil_protocol::inner::{InnerRequest, InnerResponse};
 
-use crate::{Channel, ProxyError};
+use crate::{Channel, Framing, ProxyError};
 
 /// How the proxy treats local requests.
 #[derive(Clone)]
@@ -146,13 +146,22 @@ async fn forward_request(
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let mut headers = inner_headers(&parts.headers, state.config.default_token.as_deref())?;
+    // Uploads go chunked, so the server's single-message limit does not
+    // bound them and the proxy holds the model once, not once per encoding.
+    let framing = if parts.method == Method::PUT {
+        headers.push(("content-length".to_owned(), size.to_string()));
+        Framing::Chunked
+    } else {
+        Framing::Whole
+    };
     let inner = InnerRequest {
         method: parts.method.as_str().to_owned(),
         path,
-        headers: inner_headers(&parts.headers, state.config.default_token.as_deref())?,
+        headers,
         body: body.into(),
     };
-    let answer = state.channel.send(&inner).await?;
+    let answer = state.channel.send(&inner, framing).await?;
     Ok((local_response(answer), size))
 }
 

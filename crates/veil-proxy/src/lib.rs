@@ -33,6 +33,6 @@ mod channel;
 mod error;
 mod forward;
 
-pub use channel::Channel;
+pub use channel::{Channel, Framing};
 pub use error::ProxyError;
 pub use forward::{ProxyConfig, ProxyState, app};
