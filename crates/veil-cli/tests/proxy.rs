@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -193,19 +193,6 @@ fn curl(args: &[&str], body: Option<&[u8]>) -> Reply {
         headers,
         body: std::fs::read(&out).unwrap_or_default(),
     }
-}
-
-fn mlp_input(batch: usize) -> Tensor {
-    let mut state = 12345u64;
-    let values: Vec<f32> = (0..batch * 16)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) as f32 / (1u64 << 31) as f32) * 4.0 - 2.0
-        })
-        .collect();
-    Tensor::from_values(vec![batch, 16], values).unwrap()
 }
 
 /// A JSON-only OIP inference request, as a hand-written client sends it.
@@ -767,10 +754,17 @@ fn veil_binary() -> &'static str {
     env!("CARGO_BIN_EXE_veil")
 }
 
-fn write_policy(dir: &Path, name: &str, toml: &str) -> PathBuf {
-    let path = dir.join(name);
+/// Runs `veil proxy` under the policy `toml`, which must refuse `url`.
+fn refused_under_policy(dir: &Path, url: &str, toml: &str) -> String {
+    let path = dir.join("policy.toml");
     std::fs::write(&path, toml).unwrap();
-    path
+    veil_proxy_refusal(&[
+        url,
+        "--policy",
+        path.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
 }
 
 /// Runs `veil proxy` to completion (it exits at once when it refuses).
@@ -794,37 +788,23 @@ async fn proxy_refuses_to_start_against_a_server_its_policy_does_not_name() {
     let measurement = hex::encode([0x5a; 48]);
 
     // A real-platform policy: simulated evidence is not allowed.
-    let snp = write_policy(
+    let err = refused_under_policy(
         dir.path(),
-        "snp.toml",
+        &server.url,
         &format!("platforms = [\"sev-snp\"]\nmeasurements = [\"{measurement}\"]\n"),
     );
-    let err = veil_proxy_refusal(&[
-        &server.url,
-        "--policy",
-        snp.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
     assert!(err.contains("simulation_not_allowed"), "{err}");
     assert!(err.contains("does not start"), "{err}");
 
     // Simulation allowed, but another measurement pinned.
-    let other = write_policy(
+    let err = refused_under_policy(
         dir.path(),
-        "other.toml",
+        &server.url,
         &format!(
             "platforms = [\"simulated\"]\nallow_simulation = true\nmeasurements = [\"{}\"]\n",
             hex::encode([0x00; 48])
         ),
     );
-    let err = veil_proxy_refusal(&[
-        &server.url,
-        "--policy",
-        other.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
     assert!(err.contains("`measurement`"), "{err}");
 
     // Neither policy nor --allow-simulation: a usage error, not a guess.
@@ -1013,6 +993,51 @@ async fn proxy_latency_versus_rust_client_and_in_process_onnxruntime() {
         median(ort),
         median(rust),
         median(proxied)
+    );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_local_clients_at_once_each_get_their_own_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(config(dir.path())).await;
+    upload_direct(&server, "mlp", "mlp.onnx").await;
+    let proxy = start_proxy(&server.url, None).await;
+    let url = format!("{}/v2/models/mlp/infer", proxy.url);
+    let tasks: Vec<_> = (1..=16)
+        .map(|batch| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let x = mlp_input(batch);
+                let encoded = InferRequest::new(vec![("x".into(), x.clone())])
+                    .encode(true)
+                    .unwrap();
+                let reply = reqwest_call(
+                    reqwest::Method::POST,
+                    &url,
+                    &[
+                        ("content-type", "application/octet-stream".into()),
+                        (
+                            "inference-header-content-length",
+                            encoded.header_length.unwrap().to_string(),
+                        ),
+                    ],
+                    encoded.body,
+                )
+                .await;
+                (x, reply.infer_response())
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (x, response) = task.await.unwrap();
+        assert_eq!(response.outputs, vec![("y".to_owned(), mlp_reference(&x))]);
+    }
+    assert_eq!(proxy.state.channel().reattestations(), 0);
+    let logs = logged();
+    assert!(
+        logs.contains("method=POST path=\"/v2/models/mlp/infer\" model=\"mlp\" status=200"),
+        "the proxy's request log lacks method, path, model or status"
     );
     server.stop();
 }

@@ -106,6 +106,20 @@ pub async fn start_at(config: ServerConfig, addr: SocketAddr) -> Server {
     }
 }
 
+/// A deterministic, varied f32[batch, 16] input for `mlp.onnx` (an LCG, not zeros).
+pub fn mlp_input(batch: usize) -> veil_tensor::Tensor {
+    let mut state = 12345u64;
+    let values: Vec<f32> = (0..batch * 16)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) * 4.0 - 2.0
+        })
+        .collect();
+    veil_tensor::Tensor::from_values(vec![batch, 16], values).unwrap()
+}
+
 pub async fn connect(url: &str, owner: Option<&str>) -> Client {
     let mut opts = ConnectOptions::new(Policy::insecure_simulation_any_measurement());
     opts.owner_token = owner.map(str::to_owned);
