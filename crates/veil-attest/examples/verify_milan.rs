@@ -18,11 +18,7 @@ const ROUNDS: usize = 200;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = hex::decode(REPORT_HEX.split_whitespace().collect::<String>())?;
     let ask = Certificate::from_pem(ASK_PEM)?.to_der()?;
-    let evidence = Evidence {
-        platform: PlatformKind::SevSnp,
-        report,
-        certificates: vec![VCEK_DER.to_vec(), ask],
-    };
+    let evidence = Evidence::new(PlatformKind::SevSnp, report, vec![VCEK_DER.to_vec(), ask]);
     // This vector's report data and measurement; a real client computes the
     // former from its nonce and reads the latter from its policy file.
     let report_data = ReportData::from_hex(

@@ -1,9 +1,14 @@
 //! What verified evidence proves, for the caller to log, show and act on.
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::evidence::PlatformKind;
 use crate::fields::{Measurement, ReportData, TcbVersion, serialize_hex};
+use crate::nitro::NitroClaims;
+use crate::sgx::SgxClaims;
+use crate::tdx::TdxClaims;
 
 /// The facts a piece of evidence established, returned only by
 /// [`verify_evidence`](crate::verify_evidence).
@@ -18,12 +23,93 @@ pub struct VerifiedClaims {
     pub platform: PlatformKind,
     /// True for simulated evidence (no hardware protection at all).
     pub simulated: bool,
-    /// The launch measurement: which code runs.
+    /// The launch measurement, platform-neutral: SEV-SNP `MEASUREMENT`, TDX
+    /// `MRTD`, SGX `MRENCLAVE`, Nitro `PCR0`. The platform's other
+    /// measurements are in `details`.
     pub measurement: Measurement,
     /// The report data, equal to the expected value.
     pub report_data: ReportData,
-    /// Whether the guest policy allows debugging (only if the policy allowed it).
+    /// Whether the evidence says debugging is possible (only if the policy allowed it).
     pub debug: bool,
+    /// What only this platform's evidence says.
+    pub details: PlatformClaims,
+    /// The verification time (unix seconds) the evidence was checked at.
+    pub verified_at: u64,
+}
+
+impl VerifiedClaims {
+    /// The SEV-SNP report's details (also for simulated evidence), if that is the format.
+    pub fn sev_snp(&self) -> Option<&SevSnpClaims> {
+        match &self.details {
+            PlatformClaims::SevSnp(claims) => Some(claims),
+            _ => None,
+        }
+    }
+}
+
+/// The platform-specific part of [`VerifiedClaims`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformClaims {
+    /// An SEV-SNP report (also the format of simulated evidence).
+    SevSnp(SevSnpClaims),
+    /// An Intel TDX quote.
+    Tdx(Box<TdxClaims>),
+    /// An Intel SGX quote.
+    Sgx(SgxClaims),
+    /// An AWS Nitro attestation document.
+    Nitro(NitroClaims),
+}
+
+impl fmt::Display for PlatformClaims {
+    /// One line for humans; `serde` has every field.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlatformClaims::SevSnp(c) => write!(
+                f,
+                "report version {}, vmpl {}, reported TCB {}",
+                c.report_version, c.vmpl, c.reported_tcb
+            ),
+            PlatformClaims::Tdx(c) => write!(
+                f,
+                "quote v{}, TCB status {}{}",
+                c.quote_version,
+                c.tcb.status,
+                advisories(&c.tcb.advisory_ids)
+            ),
+            PlatformClaims::Sgx(c) => write!(
+                f,
+                "mrsigner {}, isv_prod_id {}, isv_svn {}, TCB status {}{}",
+                c.mrsigner,
+                c.isv_prod_id,
+                c.isv_svn,
+                c.tcb.status,
+                advisories(&c.tcb.advisory_ids)
+            ),
+            PlatformClaims::Nitro(c) => write!(
+                f,
+                "module {}, timestamp {} ms, {} PCRs",
+                c.module_id,
+                c.timestamp_ms,
+                c.pcrs.len()
+            ),
+        }
+    }
+}
+
+fn advisories(ids: &[String]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(", advisories {}", ids.join(" "))
+    }
+}
+
+/// What an SEV-SNP (or simulated) report says besides its measurement.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SevSnpClaims {
     /// The TCB version the report claims and the VCEK is certified for.
     pub reported_tcb: TcbVersion,
     /// The chip's ID (zero when the platform masks it, and for simulated evidence).
@@ -33,6 +119,20 @@ pub struct VerifiedClaims {
     pub vmpl: u32,
     /// The report format version.
     pub report_version: u32,
-    /// The verification time (unix seconds) the evidence was checked at.
-    pub verified_at: u64,
+}
+
+impl SevSnpClaims {
+    pub(crate) fn new(
+        reported_tcb: TcbVersion,
+        chip_id: [u8; 64],
+        vmpl: u32,
+        report_version: u32,
+    ) -> Self {
+        SevSnpClaims {
+            reported_tcb,
+            chip_id,
+            vmpl,
+            report_version,
+        }
+    }
 }

@@ -30,6 +30,13 @@ pub enum Check {
     Debug,
     /// The reported TCB is below the policy's floor.
     Tcb,
+    /// Intel's collateral gives the platform's TCB a status the policy does
+    /// not accept, or no status at all (its TCB is below every level the
+    /// collateral lists, or revoked).
+    TcbStatus,
+    /// The platform's TCB is affected by a security advisory the policy does
+    /// not allow.
+    Advisory,
     /// The report data is not the value the verifier expected (wrong nonce or key).
     ReportData,
     /// The policy itself is unusable (unparsable, contradictory, or pins nothing).
@@ -49,6 +56,8 @@ impl Check {
             Check::Measurement => "measurement",
             Check::Debug => "debug",
             Check::Tcb => "tcb",
+            Check::TcbStatus => "tcb_status",
+            Check::Advisory => "advisory",
             Check::ReportData => "report_data",
             Check::Policy => "policy",
         }
@@ -103,6 +112,8 @@ mod tests {
             Check::Measurement,
             Check::Debug,
             Check::Tcb,
+            Check::TcbStatus,
+            Check::Advisory,
             Check::ReportData,
             Check::Policy,
         ] {

@@ -18,14 +18,33 @@ pub enum PlatformKind {
     Simulated,
     /// AMD SEV-SNP, endorsed by AMD's root key.
     SevSnp,
+    /// Intel TDX (DCAP quote v4/v5), endorsed by Intel's SGX root CA.
+    Tdx,
+    /// Intel SGX (DCAP quote v3), endorsed by Intel's SGX root CA.
+    Sgx,
+    /// AWS Nitro Enclaves (COSE_Sign1 attestation document), endorsed by the
+    /// AWS Nitro root.
+    Nitro,
 }
 
 impl PlatformKind {
-    /// The stable name: `"simulated"` or `"sev-snp"`.
+    /// Every platform, for listing and round-trip tests.
+    pub const ALL: [PlatformKind; 5] = [
+        PlatformKind::Simulated,
+        PlatformKind::SevSnp,
+        PlatformKind::Tdx,
+        PlatformKind::Sgx,
+        PlatformKind::Nitro,
+    ];
+
+    /// The stable name: `"simulated"`, `"sev-snp"`, `"tdx"`, `"sgx"` or `"nitro"`.
     pub fn as_str(self) -> &'static str {
         match self {
             PlatformKind::Simulated => "simulated",
             PlatformKind::SevSnp => "sev-snp",
+            PlatformKind::Tdx => "tdx",
+            PlatformKind::Sgx => "sgx",
+            PlatformKind::Nitro => "nitro",
         }
     }
 
@@ -45,35 +64,54 @@ impl FromStr for PlatformKind {
     type Err = AttestationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "simulated" => Ok(PlatformKind::Simulated),
-            "sev-snp" => Ok(PlatformKind::SevSnp),
-            other => Err(AttestationError::new(
-                Check::Platform,
-                format!("unknown platform `{other}` (expected `sev-snp` or `simulated`)"),
-            )),
-        }
+        PlatformKind::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                AttestationError::new(
+                    Check::Platform,
+                    format!(
+                        "unknown platform `{s}` (expected one of `sev-snp`, `tdx`, `sgx`, `nitro`, `simulated`)"
+                    ),
+                )
+            })
     }
 }
 
 /// Evidence as it crosses the wire: nothing in it is trusted until
 /// [`verify_evidence`](crate::verify_evidence) says so.
 ///
-/// For both platforms `report` is a raw 1184-byte SEV-SNP attestation report
-/// (AMD SEV-SNP ABI specification, table "ATTESTATION_REPORT").
-/// `certificates` depends on the platform:
-/// * `sev-snp`: DER certificates, leaf first: `[VCEK, ASK]`, optionally
-///   followed by the ARK, which must then equal the pinned one;
-/// * `simulated`: exactly one entry, the report-signing P-384 public key as
-///   a DER `SubjectPublicKeyInfo`.
+/// What each field holds depends on the platform:
+///
+/// | platform | `report` | `certificates` | `collateral` |
+/// | --- | --- | --- | --- |
+/// | `sev-snp` | 1184-byte SNP attestation report | DER, leaf first: `[VCEK, ASK]`, optionally the ARK (must equal the pinned one) | empty |
+/// | `simulated` | the same report format | one entry: the signing P-384 key as DER `SubjectPublicKeyInfo` | empty |
+/// | `tdx`, `sgx` | the DCAP quote (v4/v5 TDX, v3 SGX), PCK chain inside | empty | Intel PCS collateral as JSON (`QuoteCollateralV3`: TCB info, QE identity, CRLs, their chains) |
+/// | `nitro` | the COSE_Sign1 attestation document (CBOR), its chain inside | empty | empty |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
     /// The platform the evidence claims to come from.
     pub platform: PlatformKind,
-    /// The raw attestation report.
+    /// The raw attestation report (or quote, or document).
     pub report: Vec<u8>,
     /// The endorsement of the report-signing key (see above).
     pub certificates: Vec<Vec<u8>>,
+    /// Endorsements that are not a certificate list: the Intel collateral
+    /// for `tdx` and `sgx`, empty for every other platform.
+    pub collateral: Vec<u8>,
+}
+
+impl Evidence {
+    /// Evidence with no collateral (every platform but `tdx` and `sgx`).
+    pub fn new(platform: PlatformKind, report: Vec<u8>, certificates: Vec<Vec<u8>>) -> Self {
+        Evidence {
+            platform,
+            report,
+            certificates,
+            collateral: Vec::new(),
+        }
+    }
 }
 
 /// Produces evidence on the server side: one implementation per platform.
@@ -91,7 +129,7 @@ mod tests {
 
     #[test]
     fn platform_names_round_trip_through_display_from_str_and_serde() {
-        for p in [PlatformKind::Simulated, PlatformKind::SevSnp] {
+        for p in PlatformKind::ALL {
             assert_eq!(p.to_string().parse::<PlatformKind>().unwrap(), p);
             assert_eq!(toml::Value::try_from(p).unwrap().as_str(), Some(p.as_str()));
         }

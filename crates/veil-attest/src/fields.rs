@@ -47,24 +47,79 @@ impl<'de> Deserialize<'de> for ReportData {
     }
 }
 
-/// The launch digest of the guest (SEV-SNP `MEASUREMENT`, 48 bytes): which
-/// code is running. This is what a policy pins.
+/// A launch digest: which code is running. This is what a policy pins.
 ///
-/// Displays and parses as 96 lowercase hex characters.
+/// Platform-neutral: SEV-SNP `MEASUREMENT`, TDX `MRTD` and `RTMR`s and Nitro
+/// `PCR`s are 48-byte SHA-384 digests, SGX `MRENCLAVE`/`MRSIGNER` are
+/// 32-byte SHA-256 digests. Displays and parses as lowercase hex (96 or 64
+/// characters); two measurements of different lengths are never equal.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Measurement(pub [u8; 48]);
+pub struct Measurement {
+    /// The digest, zero-padded past `len` (so derived equality is exact).
+    bytes: [u8; 48],
+    len: u8,
+}
 
 impl Measurement {
     /// SHA-384 of `bytes`: the measurement the simulated platform reports for
     /// a server executable.
     pub fn sha384_of(bytes: &[u8]) -> Self {
-        Measurement(Sha384::digest(bytes).into())
+        let digest: [u8; 48] = Sha384::digest(bytes).into();
+        Measurement::from(digest)
+    }
+
+    /// A 48-byte (SHA-384) measurement, usable in `const` items.
+    pub const fn from_sha384(bytes: [u8; 48]) -> Self {
+        Measurement { bytes, len: 48 }
+    }
+
+    /// A measurement from a 32- or 48-byte digest; any other length is refused.
+    pub fn from_slice(digest: &[u8]) -> Result<Self, AttestationError> {
+        match digest.len() {
+            32 | 48 => {
+                let mut bytes = [0u8; 48];
+                bytes[..digest.len()].copy_from_slice(digest);
+                Ok(Measurement {
+                    bytes,
+                    // 32 or 48: always fits.
+                    len: digest.len() as u8,
+                })
+            }
+            n => Err(AttestationError::new(
+                Check::Format,
+                format!("a measurement is 32 or 48 bytes, not {n}"),
+            )),
+        }
+    }
+
+    /// The digest bytes (32 or 48 of them).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// Whether every byte is zero (Nitro debug enclaves report all-zero PCRs).
+    pub fn is_zero(&self) -> bool {
+        self.as_bytes().iter().all(|b| *b == 0)
+    }
+}
+
+impl From<[u8; 48]> for Measurement {
+    fn from(bytes: [u8; 48]) -> Self {
+        Measurement::from_sha384(bytes)
+    }
+}
+
+impl From<[u8; 32]> for Measurement {
+    fn from(digest: [u8; 32]) -> Self {
+        let mut bytes = [0u8; 48];
+        bytes[..32].copy_from_slice(&digest);
+        Measurement { bytes, len: 32 }
     }
 }
 
 impl fmt::Display for Measurement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        f.write_str(&hex::encode(self.as_bytes()))
     }
 }
 
@@ -78,7 +133,13 @@ impl FromStr for Measurement {
     type Err = AttestationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        decode_fixed_hex(s, "measurement").map(Measurement)
+        let bytes = hex::decode(s).map_err(|e| {
+            AttestationError::new(
+                Check::Format,
+                format!("a measurement must be 64 or 96 hex characters: {e}"),
+            )
+        })?;
+        Measurement::from_slice(&bytes)
     }
 }
 
@@ -180,11 +241,15 @@ mod tests {
 
     #[test]
     fn measurement_hex_round_trips() {
-        let m = Measurement([0xab; 48]);
+        let m = Measurement::from([0xab; 48]);
         let s = m.to_string();
         assert_eq!(s.len(), 96);
         assert_eq!(s.parse::<Measurement>().unwrap(), m);
         assert_eq!(s.to_uppercase().parse::<Measurement>().unwrap(), m);
+        let short = Measurement::from([0xab; 32]);
+        assert_eq!(short.to_string().len(), 64);
+        assert_eq!(short.to_string().parse::<Measurement>().unwrap(), short);
+        assert_ne!(short, m);
     }
 
     #[test]
@@ -192,6 +257,7 @@ mod tests {
         assert!("ab".parse::<Measurement>().is_err());
         assert!("zz".repeat(48).parse::<Measurement>().is_err());
         assert!("ab".repeat(49).parse::<Measurement>().is_err());
+        assert!("ab".repeat(40).parse::<Measurement>().is_err());
     }
 
     #[test]

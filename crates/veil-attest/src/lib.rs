@@ -37,31 +37,47 @@
 //! # Ok::<(), veil_attest::AttestationError>(())
 //! ```
 //!
-//! Platforms:
+//! Platforms, one module each behind [`verify_evidence`]:
 //! * `sev-snp`: AMD SEV-SNP reports, VCEK → ASK → AMD Milan ARK (pinned).
-//! * `simulated`: the same report format signed by a key the server
+//! * `tdx`: Intel TDX quotes v4/v5 with Intel PCS collateral, verified by
+//!   `dcap-qvl` (RustCrypto) to the Intel SGX root CA (pinned).
+//! * `sgx`: Intel SGX quotes v3, the same way.
+//! * `nitro`: AWS Nitro Enclaves attestation documents (COSE_Sign1, ES384),
+//!   chained to the AWS Nitro root (pinned).
+//! * `simulated`: the SEV-SNP report format signed by a key the server
 //!   generated; accepted only with [`Policy::allow_simulation`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod anchors;
 mod claims;
+mod dcap;
 mod error;
 mod evidence;
 mod fields;
+mod nitro;
 mod policy;
 mod report;
 mod sev_snp;
+mod sgx;
 mod signature;
 mod simulated;
+mod tdx;
 mod verify;
+mod x509;
 
-pub use claims::VerifiedClaims;
+pub use anchors::TrustAnchors;
+pub use claims::{PlatformClaims, SevSnpClaims, VerifiedClaims};
+pub use dcap::{INTEL_SGX_ROOT_CA_DER, IntelTcb, IntelTcbStatus};
 pub use error::{AttestationError, Check};
 pub use evidence::{Evidence, EvidenceProducer, PlatformKind};
 pub use fields::{Measurement, ReportData, TcbVersion};
+pub use nitro::{AWS_NITRO_ROOT_DER, NitroClaims, NitroPolicy, verify_nitro_document};
 pub use policy::Policy;
 pub use report::{POLICY_DEBUG_BIT, REPORT_LEN, SIGNED_LEN};
+pub use sgx::{SgxClaims, SgxPolicy};
 pub use signature::verify_report_signature;
 pub use simulated::SimulatedProducer;
-pub use verify::verify_evidence;
+pub use tdx::{TdxClaims, TdxPolicy};
+pub use verify::{verify_evidence, verify_evidence_with_trust_anchors};

@@ -3,9 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::claims::PlatformClaims;
 use crate::error::{AttestationError, Check};
 use crate::evidence::PlatformKind;
 use crate::fields::{Measurement, TcbVersion};
+use crate::nitro::NitroPolicy;
+use crate::sgx::SgxPolicy;
+use crate::tdx::TdxPolicy;
+use crate::verify::check_allowed;
 
 /// The verifier's policy.
 ///
@@ -24,6 +29,10 @@ use crate::fields::{Measurement, TcbVersion};
 /// microcode = 115
 /// ```
 ///
+/// Intel and AWS platforms are pinned in their own sections (`[tdx]`,
+/// `[sgx]`, `[nitro]`: see [`TdxPolicy`], [`SgxPolicy`], [`NitroPolicy`] and
+/// `docs/policy.md`); `measurements` and `min_tcb` are SEV-SNP's.
+///
 /// The default accepts nothing: it names the `sev-snp` platform but no
 /// measurement, which [`verify_evidence`](crate::verify_evidence) refuses
 /// with [`Check::Policy`].
@@ -33,8 +42,9 @@ use crate::fields::{Measurement, TcbVersion};
 pub struct Policy {
     /// Platforms whose evidence is acceptable.
     pub platforms: Vec<PlatformKind>,
-    /// Allowed measurements. Empty means "any", which only simulated
-    /// evidence may use: a hardware platform with no measurements is refused.
+    /// Allowed SEV-SNP (and simulated) `MEASUREMENT`s, 48 bytes. Empty
+    /// means "any", which only simulated evidence may use: `sev-snp` with no
+    /// measurements is refused.
     #[serde(default)]
     pub measurements: Vec<Measurement>,
     /// Accept guests whose policy allows debugging (their memory is open to
@@ -48,6 +58,15 @@ pub struct Policy {
     /// only way simulated evidence is ever accepted.
     #[serde(default)]
     pub allow_simulation: bool,
+    /// What Intel TDX evidence must show (required when `tdx` is listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tdx: Option<TdxPolicy>,
+    /// What Intel SGX evidence must show (required when `sgx` is listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sgx: Option<SgxPolicy>,
+    /// What AWS Nitro evidence must show (required when `nitro` is listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nitro: Option<NitroPolicy>,
 }
 
 impl Default for Policy {
@@ -58,6 +77,9 @@ impl Default for Policy {
             allow_debug: false,
             min_tcb: None,
             allow_simulation: false,
+            tdx: None,
+            sgx: None,
+            nitro: None,
         }
     }
 }
@@ -81,6 +103,36 @@ impl Policy {
             allow_debug: false,
             min_tcb: None,
             allow_simulation: true,
+            tdx: None,
+            sgx: None,
+            nitro: None,
+        }
+    }
+
+    /// Accepts Intel TDX evidence as `tdx` says, and nothing else.
+    pub fn tdx(tdx: TdxPolicy) -> Self {
+        Policy {
+            platforms: vec![PlatformKind::Tdx],
+            tdx: Some(tdx),
+            ..Policy::default()
+        }
+    }
+
+    /// Accepts Intel SGX evidence as `sgx` says, and nothing else.
+    pub fn sgx(sgx: SgxPolicy) -> Self {
+        Policy {
+            platforms: vec![PlatformKind::Sgx],
+            sgx: Some(sgx),
+            ..Policy::default()
+        }
+    }
+
+    /// Accepts AWS Nitro evidence as `nitro` says, and nothing else.
+    pub fn nitro(nitro: NitroPolicy) -> Self {
+        Policy {
+            platforms: vec![PlatformKind::Nitro],
+            nitro: Some(nitro),
+            ..Policy::default()
         }
     }
 
@@ -94,14 +146,36 @@ impl Policy {
     }
 
     /// Refuses a policy that cannot mean what its author intended: no
-    /// platforms, a hardware platform without measurements, or `simulated`
-    /// and `allow_simulation` without each other.
+    /// platforms, a hardware platform with nothing pinned, a pinned value of
+    /// the wrong length, a platform section or SEV-SNP setting for a
+    /// platform not listed, or `simulated` and `allow_simulation` without
+    /// each other.
     pub fn validate(&self) -> Result<(), AttestationError> {
         if self.platforms.is_empty() {
             return Err(policy_error("the policy lists no platforms"));
         }
-        if let Some(platform) = self.platforms.iter().find(|p| p.is_hardware()) {
+        for platform in &self.platforms {
             self.check_pins_measurements(*platform)?;
+        }
+        require_length("measurements", &self.measurements, 48)?;
+        let lists = |p: PlatformKind| self.platforms.contains(&p);
+        let snp_format = lists(PlatformKind::SevSnp) || lists(PlatformKind::Simulated);
+        for (set, name, listed) in [
+            (!self.measurements.is_empty(), "measurements", snp_format),
+            (
+                self.min_tcb.is_some(),
+                "min_tcb",
+                lists(PlatformKind::SevSnp),
+            ),
+            (self.tdx.is_some(), "[tdx]", lists(PlatformKind::Tdx)),
+            (self.sgx.is_some(), "[sgx]", lists(PlatformKind::Sgx)),
+            (self.nitro.is_some(), "[nitro]", lists(PlatformKind::Nitro)),
+        ] {
+            if set && !listed {
+                return Err(policy_error(format!(
+                    "{name} has no effect: its platform is not in platforms"
+                )));
+            }
         }
         let lists_simulated = self.platforms.contains(&PlatformKind::Simulated);
         if lists_simulated && !self.allow_simulation {
@@ -122,32 +196,63 @@ impl Policy {
         &self,
         platform: PlatformKind,
     ) -> Result<(), AttestationError> {
-        if platform.is_hardware() && self.measurements.is_empty() {
-            return Err(policy_error(format!(
+        let missing = |section: &str| {
+            policy_error(format!(
+                "a policy accepting `{platform}` must have a {section} section"
+            ))
+        };
+        match platform {
+            PlatformKind::Simulated => Ok(()),
+            PlatformKind::SevSnp if self.measurements.is_empty() => Err(policy_error(format!(
                 "a policy accepting `{platform}` must name at least one measurement"
-            )));
+            ))),
+            PlatformKind::SevSnp => Ok(()),
+            PlatformKind::Tdx => self
+                .tdx
+                .as_ref()
+                .ok_or_else(|| missing("[tdx]"))?
+                .validate(),
+            PlatformKind::Sgx => self
+                .sgx
+                .as_ref()
+                .ok_or_else(|| missing("[sgx]"))?
+                .validate(),
+            PlatformKind::Nitro => self
+                .nitro
+                .as_ref()
+                .ok_or_else(|| missing("[nitro]"))?
+                .validate(),
         }
-        Ok(())
     }
 
-    pub(crate) fn check_measurement(
+    /// The platform's measurements, TCB and (Intel) TCB status and advisories.
+    pub(crate) fn check_claims(
         &self,
+        platform: PlatformKind,
         measurement: &Measurement,
+        details: &PlatformClaims,
     ) -> Result<(), AttestationError> {
-        if self.measurements.is_empty() || self.measurements.contains(measurement) {
-            return Ok(());
+        let unpinned = || policy_error(format!("the policy pins nothing for `{platform}`"));
+        match details {
+            PlatformClaims::SevSnp(snp) => {
+                check_allowed("measurement", &self.measurements, measurement, false)?;
+                if platform == PlatformKind::SevSnp {
+                    self.check_tcb(&snp.reported_tcb)?;
+                }
+                Ok(())
+            }
+            PlatformClaims::Tdx(tdx) => self.tdx.as_ref().ok_or_else(unpinned)?.check(tdx),
+            PlatformClaims::Sgx(sgx) => self.sgx.as_ref().ok_or_else(unpinned)?.check(sgx),
+            PlatformClaims::Nitro(nitro) => self.nitro.as_ref().ok_or_else(unpinned)?.check(nitro),
         }
-        Err(AttestationError::new(
-            Check::Measurement,
-            format!("measurement {measurement} is not one the policy allows"),
-        ))
     }
 
     pub(crate) fn check_debug(&self, debug_allowed: bool) -> Result<(), AttestationError> {
         if debug_allowed && !self.allow_debug {
             return Err(AttestationError::new(
                 Check::Debug,
-                "the guest policy allows debugging (bit 19) and the verifier's policy does not",
+                "the evidence says debugging is enabled (SEV-SNP guest policy bit 19, TDX TUD, \
+                 SGX ATTRIBUTES.DEBUG, Nitro all-zero PCRs) and the verifier's policy does not allow it",
             ));
         }
         Ok(())
@@ -161,6 +266,20 @@ impl Policy {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+/// Every value of a policy list must have the digest length of its field.
+pub(crate) fn require_length(
+    name: &str,
+    values: &[Measurement],
+    len: usize,
+) -> Result<(), AttestationError> {
+    match values.iter().find(|m| m.as_bytes().len() != len) {
+        Some(bad) => Err(policy_error(format!(
+            "{name} value {bad} is not {len} bytes"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -295,5 +414,137 @@ microcode = 115
         let ok =
             Policy::from_toml_str("platforms = [\"simulated\"]\nallow_simulation = true").unwrap();
         assert_eq!(ok, Policy::insecure_simulation_any_measurement());
+    }
+
+    const MRTD: &str = "11111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111f";
+    const MRENCLAVE: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn parses_a_section_per_platform() {
+        let text = format!(
+            r#"
+platforms = ["sev-snp", "tdx", "sgx", "nitro"]
+measurements = ["{MILAN_MEASUREMENT}"]
+
+[tdx]
+mrtd = ["{MRTD}"]
+rtmr3 = ["{MRTD}"]
+tcb_statuses = ["UpToDate", "SWHardeningNeeded"]
+allowed_advisory_ids = ["INTEL-SA-00615"]
+
+[sgx]
+mrenclave = ["{MRENCLAVE}"]
+min_isv_svn = 2
+
+[nitro]
+pcr0 = ["{MRTD}"]
+pcr8 = ["{MRTD}"]
+"#
+        );
+        let policy = Policy::from_toml_str(&text).unwrap();
+        let tdx = policy.tdx.as_ref().unwrap();
+        assert_eq!(tdx.mrtd, [MRTD.parse().unwrap()]);
+        assert!(tdx.rtmr0.is_empty());
+        assert_eq!(tdx.tcb_statuses.len(), 2);
+        let sgx = policy.sgx.as_ref().unwrap();
+        assert_eq!(sgx.tcb_statuses, [crate::IntelTcbStatus::UpToDate]);
+        assert_eq!(sgx.min_isv_svn, Some(2));
+        assert_eq!(policy.nitro.as_ref().unwrap().pcr8.len(), 1);
+        let text = toml::to_string(&policy).unwrap();
+        assert_eq!(Policy::from_toml_str(&text).unwrap(), policy);
+    }
+
+    #[test]
+    fn refuses_a_hardware_platform_with_nothing_pinned() {
+        for text in [
+            "platforms = [\"tdx\"]".to_string(),
+            "platforms = [\"tdx\"]\n[tdx]\nmrtd = []".to_string(),
+            "platforms = [\"sgx\"]\n[sgx]\nmin_isv_svn = 1".to_string(),
+            format!("platforms = [\"sgx\"]\n[sgx]\nmrsigner = [\"{MRENCLAVE}\"]"),
+            "platforms = [\"nitro\"]".to_string(),
+            "platforms = [\"nitro\"]\n[nitro]\npcr0 = []".to_string(),
+        ] {
+            assert_eq!(
+                Policy::from_toml_str(&text).unwrap_err().check,
+                Check::Policy,
+                "{text}"
+            );
+        }
+        let signer =
+            format!("platforms = [\"sgx\"]\n[sgx]\nmrsigner = [\"{MRENCLAVE}\"]\nisv_prod_id = 1");
+        Policy::from_toml_str(&signer).unwrap();
+    }
+
+    #[test]
+    fn refuses_pins_of_the_wrong_length_for_their_field() {
+        for text in [
+            format!("platforms = [\"tdx\"]\n[tdx]\nmrtd = [\"{MRENCLAVE}\"]"),
+            format!("platforms = [\"sgx\"]\n[sgx]\nmrenclave = [\"{MRTD}\"]"),
+            format!("platforms = [\"nitro\"]\n[nitro]\npcr0 = [\"{MRENCLAVE}\"]"),
+            format!("platforms = [\"sev-snp\"]\nmeasurements = [\"{MRENCLAVE}\"]"),
+        ] {
+            assert_eq!(
+                Policy::from_toml_str(&text).unwrap_err().check,
+                Check::Policy,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_settings_for_a_platform_not_listed() {
+        for text in [
+            format!(
+                "platforms = [\"sev-snp\"]\nmeasurements = [\"{MILAN_MEASUREMENT}\"]\n[tdx]\nmrtd = [\"{MRTD}\"]"
+            ),
+            format!(
+                "platforms = [\"tdx\"]\nmeasurements = [\"{MILAN_MEASUREMENT}\"]\n[tdx]\nmrtd = [\"{MRTD}\"]"
+            ),
+            format!(
+                "platforms = [\"tdx\"]\n[tdx]\nmrtd = [\"{MRTD}\"]\n[min_tcb]\nbootloader = 0\ntee = 0\nsnp = 0\nmicrocode = 0"
+            ),
+        ] {
+            assert_eq!(
+                Policy::from_toml_str(&text).unwrap_err().check,
+                Check::Policy,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_field_in_a_platform_section_and_unknown_tcb_status() {
+        for text in [
+            format!("platforms = [\"tdx\"]\n[tdx]\nmrtd = [\"{MRTD}\"]\nrtmr4 = []"),
+            format!(
+                "platforms = [\"tdx\"]\n[tdx]\nmrtd = [\"{MRTD}\"]\ntcb_statuses = [\"Revoked\"]"
+            ),
+            format!(
+                "platforms = [\"tdx\"]\n[tdx]\nmrtd = [\"{MRTD}\"]\ntcb_statuses = [\"uptodate\"]"
+            ),
+        ] {
+            assert_eq!(
+                Policy::from_toml_str(&text).unwrap_err().check,
+                Check::Policy,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_example_in_docs_policy_md_parses() {
+        let doc = include_str!("../../../docs/policy.md");
+        let mut examples = 0;
+        for block in doc.split("```toml").skip(1) {
+            let text = block
+                .split("```")
+                .next()
+                .unwrap()
+                .replace("<96 hex characters>", MRTD)
+                .replace("<64 hex characters>", MRENCLAVE);
+            Policy::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            examples += 1;
+        }
+        assert_eq!(examples, 5);
     }
 }

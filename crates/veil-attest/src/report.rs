@@ -117,7 +117,7 @@ impl<'a> Report<'a> {
             signing_key,
             reported_tcb: TcbVersion::from_milan_bytes(field(bytes, offset::REPORTED_TCB)),
             report_data: ReportData(field(bytes, offset::REPORT_DATA)),
-            measurement: Measurement(field(bytes, offset::MEASUREMENT)),
+            measurement: Measurement::from(field::<48>(bytes, offset::MEASUREMENT)),
             chip_id: field(bytes, offset::CHIP_ID),
         })
     }
@@ -165,7 +165,7 @@ impl UnsignedReport {
             put(&mut bytes, at, &tcb);
         }
         put(&mut bytes, offset::REPORT_DATA, &self.report_data.0);
-        put(&mut bytes, offset::MEASUREMENT, &self.measurement.0);
+        put(&mut bytes, offset::MEASUREMENT, self.measurement.as_bytes());
         bytes
     }
 }
@@ -200,7 +200,7 @@ mod tests {
                 microcode: 4,
             },
             report_data: ReportData([5; 64]),
-            measurement: Measurement([6; 48]),
+            measurement: Measurement::from([6; 48]),
         }
     }
 
@@ -213,7 +213,7 @@ mod tests {
         assert!(!report.debug_allowed());
         assert_eq!(report.reported_tcb, sample().tcb);
         assert_eq!(report.report_data, ReportData([5; 64]));
-        assert_eq!(report.measurement, Measurement([6; 48]));
+        assert_eq!(report.measurement, Measurement::from([6; 48]));
         assert_eq!(report.signing_key, SigningKey::Vcek);
         assert_eq!(report.chip_id, [0; 64]);
     }

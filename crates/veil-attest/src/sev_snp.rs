@@ -18,6 +18,7 @@ use x509_cert::spki::ObjectIdentifier;
 use crate::error::{AttestationError, Check};
 use crate::fields::TcbVersion;
 use crate::report::{Report, SigningKey};
+use crate::x509::{check_validity, parse_certificate};
 
 /// AMD's root key for Milan (ARK-Milan), PEM: the only SEV-SNP root trusted.
 const PINNED_ARK_PEM: &[u8] = sev::certs::snp::builtin::milan::ARK;
@@ -96,48 +97,6 @@ pub(crate) fn endorsed_vcek_key(
 fn pinned_ark() -> Result<Certificate, AttestationError> {
     Certificate::from_pem(PINNED_ARK_PEM)
         .map_err(|e| chain_error(format!("the pinned ARK does not parse: {e}")))
-}
-
-/// Parses a DER certificate, refusing anything the chain check would
-/// overlook: non-canonical encodings (the check re-encodes), an outer
-/// signature algorithm that differs from the signed inner one, and a
-/// signature BIT STRING with unused bits (the check ignores that count).
-fn parse_certificate(der: &[u8], name: &str) -> Result<Certificate, AttestationError> {
-    let certificate = Certificate::from_der(der)
-        .map_err(|e| chain_error(format!("{name} is not a DER certificate: {e}")))?;
-    if certificate.to_der().ok().as_deref() != Some(der) {
-        return Err(chain_error(format!("{name} is not in canonical DER")));
-    }
-    if certificate.signature_algorithm != certificate.tbs_certificate.signature {
-        return Err(chain_error(format!(
-            "{name}'s outer signature algorithm differs from the signed one"
-        )));
-    }
-    if certificate.signature.unused_bits() != 0 {
-        return Err(chain_error(format!(
-            "{name}'s signature is not a whole number of bytes"
-        )));
-    }
-    Ok(certificate)
-}
-
-fn check_validity(
-    certificate: &Certificate,
-    name: &str,
-    now_unix: u64,
-) -> Result<(), AttestationError> {
-    let validity = &certificate.tbs_certificate.validity;
-    let not_before = validity.not_before.to_unix_duration().as_secs();
-    let not_after = validity.not_after.to_unix_duration().as_secs();
-    if now_unix < not_before || now_unix > not_after {
-        return Err(AttestationError::new(
-            Check::Freshness,
-            format!(
-                "{name} is valid from {not_before} to {not_after} (unix seconds), not at {now_unix}"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The VCEK is derived from the chip's secret and the TCB: the report must

@@ -109,11 +109,11 @@ impl EvidenceProducer for SimulatedProducer {
         }
         .encode();
         sign_report(&mut report, &self.key);
-        Ok(Evidence {
-            platform: PlatformKind::Simulated,
-            report: report.to_vec(),
-            certificates: vec![self.public_key_der()?],
-        })
+        Ok(Evidence::new(
+            PlatformKind::Simulated,
+            report.to_vec(),
+            vec![self.public_key_der()?],
+        ))
     }
 }
 

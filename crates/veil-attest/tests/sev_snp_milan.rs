@@ -54,14 +54,14 @@ fn milan() -> Fixture {
     // allow_debug = false accepts it.
     let guest_policy = u64::from_le_bytes(field(&report, GUEST_POLICY_OFFSET));
     assert_eq!(guest_policy & (1 << 19), 0);
-    let measurement = Measurement(field(&report, MEASUREMENT_OFFSET));
+    let measurement = Measurement::from(field::<48>(&report, MEASUREMENT_OFFSET));
     let report_data = ReportData(field(&report, REPORT_DATA_OFFSET));
     Fixture {
-        evidence: Evidence {
-            platform: PlatformKind::SevSnp,
+        evidence: Evidence::new(
+            PlatformKind::SevSnp,
             report,
-            certificates: vec![VCEK_DER.to_vec(), pem_to_der(ASK_PEM)],
-        },
+            vec![VCEK_DER.to_vec(), pem_to_der(ASK_PEM)],
+        ),
         report_data,
         policy: Policy::sev_snp([measurement]),
         now: INSIDE_VCEK_VALIDITY,
@@ -90,11 +90,14 @@ fn accepts_milan_report_inside_vcek_validity() {
     );
     assert_eq!(claims.report_data, fixture.report_data);
     assert!(!claims.debug);
-    assert_eq!(claims.reported_tcb, MILAN_TCB);
-    assert_eq!(claims.chip_id, field::<64>(&fixture.evidence.report, 0x1A0));
-    assert_ne!(claims.chip_id, [0; 64]);
-    assert_eq!(claims.vmpl, 0);
-    assert_eq!(claims.report_version, 2);
+    assert_eq!(claims.sev_snp().unwrap().reported_tcb, MILAN_TCB);
+    assert_eq!(
+        claims.sev_snp().unwrap().chip_id,
+        field::<64>(&fixture.evidence.report, 0x1A0)
+    );
+    assert_ne!(claims.sev_snp().unwrap().chip_id, [0; 64]);
+    assert_eq!(claims.sev_snp().unwrap().vmpl, 0);
+    assert_eq!(claims.sev_snp().unwrap().report_version, 2);
     assert_eq!(claims.verified_at, INSIDE_VCEK_VALIDITY);
 }
 

@@ -10,7 +10,7 @@ use veil_attest::{
     TcbVersion, verify_evidence,
 };
 
-const MEASUREMENT: Measurement = Measurement([0x42; 48]);
+const MEASUREMENT: Measurement = Measurement::from_sha384([0x42; 48]);
 const NOW: u64 = 1_750_000_000;
 
 fn report_data() -> ReportData {
@@ -46,16 +46,19 @@ fn round_trip_is_accepted_with_allow_simulation_and_says_simulated() {
     assert_eq!(claims.measurement, MEASUREMENT);
     assert_eq!(claims.report_data, report_data());
     assert!(!claims.debug);
-    assert_eq!(claims.reported_tcb, TcbVersion::default());
-    assert_eq!(claims.chip_id, [0; 64]);
-    assert_eq!(claims.report_version, 2);
+    assert_eq!(
+        claims.sev_snp().unwrap().reported_tcb,
+        TcbVersion::default()
+    );
+    assert_eq!(claims.sev_snp().unwrap().chip_id, [0; 64]);
+    assert_eq!(claims.sev_snp().unwrap().report_version, 2);
     assert_eq!(claims.verified_at, NOW);
 }
 
 #[test]
 fn accepts_a_policy_naming_its_measurement() {
     simulated()
-        .with_policy(|p| p.measurements = vec![Measurement([0; 48]), MEASUREMENT])
+        .with_policy(|p| p.measurements = vec![Measurement::from([0; 48]), MEASUREMENT])
         .verify()
         .unwrap();
 }
@@ -199,10 +202,18 @@ fn tcb_floor_applies_to_sev_snp_only() {
         .with_policy(|p| p.min_tcb = Some(floor))
         .verify()
         .unwrap();
-    assert_eq!(claims.reported_tcb, TcbVersion::default());
+    assert_eq!(
+        claims.sev_snp().unwrap().reported_tcb,
+        TcbVersion::default()
+    );
     let producer = SimulatedProducer::generate(MEASUREMENT).with_tcb(floor);
     assert_eq!(
-        simulated_from(&producer).verify().unwrap().reported_tcb,
+        simulated_from(&producer)
+            .verify()
+            .unwrap()
+            .sev_snp()
+            .unwrap()
+            .reported_tcb,
         floor
     );
 }

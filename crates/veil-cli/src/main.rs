@@ -201,7 +201,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!("platform:        {}", claims.platform);
             println!("measurement:     {}", claims.measurement);
             println!("debug:           {}", claims.debug);
-            println!("report version:  {}", claims.report_version);
+            println!("details:         {}", claims.details);
             println!("server version:  {}", client.server_version());
             println!("report data:     {}", hex::encode(claims.report_data.0));
             Ok(())

@@ -32,7 +32,10 @@ async fn upload_infer_matches_in_process_onnxruntime_then_delete() {
     let server = start(config(dir.path())).await;
     let client = connect(&server.url, Some(OWNER)).await;
     assert!(client.attestation().simulated);
-    assert_eq!(client.attestation().measurement, Measurement([0x5a; 48]));
+    assert_eq!(
+        client.attestation().measurement,
+        Measurement::from([0x5a; 48])
+    );
 
     let bytes = model_bytes("mlp.onnx");
     let mut last_progress = 0;
@@ -210,7 +213,7 @@ async fn connect_refuses_simulated_server_under_a_real_policy() {
     let server = start(config(dir.path())).await;
     let err = Client::connect(
         &server.url,
-        ConnectOptions::new(Policy::sev_snp([Measurement([0x5a; 48])])),
+        ConnectOptions::new(Policy::sev_snp([Measurement::from([0x5a; 48])])),
     )
     .await
     .err()
@@ -220,7 +223,7 @@ async fn connect_refuses_simulated_server_under_a_real_policy() {
         other => panic!("unexpected {other}"),
     }
     let mut wrong = Policy::insecure_simulation_any_measurement();
-    wrong.measurements = vec![Measurement([0x00; 48])];
+    wrong.measurements = vec![Measurement::from([0x00; 48])];
     match Client::connect(&server.url, ConnectOptions::new(wrong))
         .await
         .err()

@@ -27,6 +27,10 @@ pub struct EvidenceBundle {
     pub report: String,
     /// Endorsement certificates, DER in base64, leaf first.
     pub certificates: Vec<String>,
+    /// Platform collateral, base64: the Intel PCS collateral JSON for `tdx`
+    /// and `sgx`; absent (empty) for every other platform.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub collateral: String,
     /// The OHTTP key configuration list (`application/ohttp-keys`), base64.
     pub key_config: String,
     /// The client's nonce this evidence answers, hex.
@@ -52,6 +56,7 @@ impl EvidenceBundle {
                 .iter()
                 .map(|c| B64.encode(c))
                 .collect(),
+            collateral: B64.encode(&evidence.collateral),
             key_config: B64.encode(key_config),
             nonce: hex::encode(nonce),
             server_version: server_version.to_owned(),
@@ -105,15 +110,16 @@ pub fn verify_bundle(
         });
     }
     let key_config = decode_b64("key_config", &bundle.key_config)?;
-    let evidence = Evidence {
-        platform: bundle.platform,
-        report: decode_b64("report", &bundle.report)?,
-        certificates: bundle
+    let mut evidence = Evidence::new(
+        bundle.platform,
+        decode_b64("report", &bundle.report)?,
+        bundle
             .certificates
             .iter()
             .map(|c| decode_b64("certificates", c))
             .collect::<Result<_, _>>()?,
-    };
+    );
+    evidence.collateral = decode_b64("collateral", &bundle.collateral)?;
     let expected = transcript::report_data(&key_config, nonce);
     let claims = veil_attest::verify_evidence(&evidence, &expected, policy, now_unix)?;
     // The key is attested; it must also be usable. A config that does not

@@ -15,7 +15,7 @@ const NONCE: [u8; 32] = [0x42; 32];
 
 fn server() -> (SimulatedProducer, GatewayKey) {
     (
-        SimulatedProducer::generate(Measurement([0x11; 48])),
+        SimulatedProducer::generate(Measurement::from([0x11; 48])),
         GatewayKey::generate().unwrap(),
     )
 }
@@ -51,14 +51,14 @@ fn accepts_an_untampered_simulated_bundle_when_simulation_is_allowed() {
     let (p, k) = server();
     let v = verify_bundle(&bundle_for(&p, &k, &NONCE), &NONCE, &allow_sim(), NOW).unwrap();
     assert!(v.claims.simulated);
-    assert_eq!(v.claims.measurement, Measurement([0x11; 48]));
+    assert_eq!(v.claims.measurement, Measurement::from([0x11; 48]));
     assert_eq!(v.key_config, k.encoded_config());
 }
 
 #[test]
 fn refuses_simulated_evidence_without_allow_simulation() {
     let (p, k) = server();
-    let policy = Policy::sev_snp([Measurement([0x11; 48])]);
+    let policy = Policy::sev_snp([Measurement::from([0x11; 48])]);
     assert_eq!(
         check_of(verify_bundle(
             &bundle_for(&p, &k, &NONCE),
@@ -142,7 +142,7 @@ fn refuses_evidence_for_another_nonce() {
 fn refuses_a_measurement_outside_the_policy() {
     let (p, k) = server();
     let mut policy = allow_sim();
-    policy.measurements = vec![Measurement([0x22; 48])];
+    policy.measurements = vec![Measurement::from([0x22; 48])];
     assert_eq!(
         check_of(verify_bundle(
             &bundle_for(&p, &k, &NONCE),
@@ -152,13 +152,13 @@ fn refuses_a_measurement_outside_the_policy() {
         )),
         Check::Measurement
     );
-    policy.measurements.push(Measurement([0x11; 48]));
+    policy.measurements.push(Measurement::from([0x11; 48]));
     assert!(verify_bundle(&bundle_for(&p, &k, &NONCE), &NONCE, &policy, NOW).is_ok());
 }
 
 #[test]
 fn refuses_a_debug_report_unless_the_policy_allows_debug() {
-    let p = SimulatedProducer::generate(Measurement([0x11; 48])).with_debug(true);
+    let p = SimulatedProducer::generate(Measurement::from([0x11; 48])).with_debug(true);
     let k = GatewayKey::generate().unwrap();
     let b = bundle_for(&p, &k, &NONCE);
     assert_eq!(

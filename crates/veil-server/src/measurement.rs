@@ -9,5 +9,5 @@ pub fn executable_measurement() -> std::io::Result<Measurement> {
     let mut file = std::fs::File::open(exe)?;
     let mut h = Sha384::new();
     std::io::copy(&mut file, &mut h)?;
-    Ok(Measurement(h.finalize().into()))
+    Ok(Measurement::from_sha384(h.finalize().into()))
 }

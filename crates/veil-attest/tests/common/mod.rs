@@ -3,6 +3,7 @@
 //! to refuse it.
 
 #![allow(dead_code)] // each test file uses a different subset
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use veil_attest::{
     AttestationError, Check, Evidence, Measurement, Policy, ReportData, VerifiedClaims,
@@ -91,7 +92,7 @@ pub fn wrong_report_data_is_refused(fixture: &Fixture) {
 }
 
 pub fn measurement_outside_policy_is_refused(fixture: &Fixture) {
-    let changed = fixture.with_policy(|p| p.measurements = vec![Measurement([0xee; 48])]);
+    let changed = fixture.with_policy(|p| p.measurements = vec![Measurement::from([0xee; 48])]);
     assert_eq!(changed.refusal(), Check::Measurement);
 }
 
@@ -144,4 +145,74 @@ pub fn every_signed_byte_flip_is_refused(
         };
         assert_eq!(check, expected_check(at), "flip at {at:#x}");
     }
+}
+
+impl Fixture {
+    /// The check that refuses this fixture when `anchors` are the trusted roots.
+    pub fn refusal_under(&self, anchors: &veil_attest::TrustAnchors) -> Check {
+        match veil_attest::verify_evidence_with_trust_anchors(
+            &self.evidence,
+            &self.report_data,
+            &self.policy,
+            self.now,
+            anchors,
+        ) {
+            Ok(claims) => panic!("expected a refusal, got {claims:?}"),
+            Err(e) => e.check,
+        }
+    }
+
+    pub fn with_collateral(&self, collateral: Vec<u8>) -> Self {
+        let mut changed = self.clone();
+        changed.evidence.collateral = collateral;
+        changed
+    }
+}
+
+/// `root_der` with its public key replaced by `other_key` (same length): the
+/// same name and self-signature, a different key. A trust anchor's own
+/// signature is not checked, so only the key makes it a different root.
+pub fn root_with_key_replaced(root_der: &[u8], other_key: &[u8]) -> Vec<u8> {
+    use x509_cert::der::Decode;
+    let root = x509_cert::Certificate::from_der(root_der).unwrap();
+    let key = root
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes();
+    assert_eq!(
+        key.len(),
+        other_key.len(),
+        "replacement key must have the same length"
+    );
+    assert_ne!(key, other_key);
+    let at = root_der
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("the key's bytes are in the DER");
+    let mut changed = root_der.to_vec();
+    changed[at..at + key.len()].copy_from_slice(other_key);
+    changed
+}
+
+/// The raw public key (SEC1 point) of a DER certificate.
+pub fn public_key_of(der: &[u8]) -> Vec<u8> {
+    use x509_cert::der::Decode;
+    x509_cert::Certificate::from_der(der)
+        .unwrap()
+        .tbs_certificate
+        .subject_public_key_info
+        .subject_public_key
+        .raw_bytes()
+        .to_vec()
+}
+
+/// The DER certificates of a PEM chain.
+pub fn pem_chain_to_der(pem: &str) -> Vec<Vec<u8>> {
+    use x509_cert::der::Encode;
+    x509_cert::Certificate::load_pem_chain(pem.as_bytes())
+        .unwrap()
+        .iter()
+        .map(|c| c.to_der().unwrap())
+        .collect()
 }

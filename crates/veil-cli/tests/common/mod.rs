@@ -82,7 +82,7 @@ pub async fn start(config: ServerConfig) -> Server {
 /// serving key (as a restarted server process has).
 pub async fn start_at(config: ServerConfig, addr: SocketAddr) -> Server {
     let engine: Arc<dyn Engine> = engine();
-    let producer = SimulatedProducer::generate(veil_attest::Measurement([0x5a; 48]));
+    let producer = SimulatedProducer::generate(veil_attest::Measurement::from([0x5a; 48]));
     let state = AppState::new(config, engine, Box::new(producer)).unwrap();
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
