@@ -625,6 +625,58 @@ async fn uploads_through_the_proxy_are_chunked_past_the_servers_message_limit() 
     server.stop();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_that_fails_the_policy_gets_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(config(dir.path())).await;
+    upload_direct(&server, "mlp", "mlp.onnx").await;
+    // The policy pins the measurement the first server reports.
+    let policy = veil_attest::Policy::from_toml_str(&format!(
+        "platforms = [\"simulated\"]\nallow_simulation = true\nmeasurements = [\"{}\"]\n",
+        hex::encode([0x5a; 48])
+    ))
+    .unwrap();
+    logs();
+    let client =
+        veil_client::Client::connect(&server.url, veil_client::ConnectOptions::new(policy))
+            .await
+            .unwrap();
+    let state = ProxyState::new(client, ProxyConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap();
+    let app = veil_proxy::app(state.clone());
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("http://{proxy}/v2/models/mlp");
+    assert_eq!(
+        reqwest_call(reqwest::Method::GET, &url, &[], vec![])
+            .await
+            .status,
+        200
+    );
+
+    // Other code comes up on the same port, with a new key.
+    let addr = server.addr;
+    server.shutdown().await;
+    let server = start_measured(config(dir.path()), addr, &hex::encode([0x11; 48])).await;
+    let reply = reqwest_call(reqwest::Method::GET, &url, &[], vec![]).await;
+    assert_eq!(reply.status, 502);
+    let error = reply.json()["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("`measurement`"), "{error}");
+    assert_eq!(state.channel().reattestations(), 0);
+    // The proxy still holds the old, verified key: it never adopted the new one.
+    assert_eq!(
+        state
+            .channel()
+            .client()
+            .attestation()
+            .measurement
+            .to_string(),
+        hex::encode([0x5a; 48])
+    );
+    task.abort();
+    server.stop();
+}
+
 /// A TCP relay that forwards both ways and records every byte that goes
 /// from its client (the proxy) to its upstream (the server).
 async fn recording_relay(upstream: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {

@@ -81,8 +81,14 @@ pub async fn start(config: ServerConfig) -> Server {
 /// Starts a server with `config` on `addr`, with a freshly generated
 /// serving key (as a restarted server process has).
 pub async fn start_at(config: ServerConfig, addr: SocketAddr) -> Server {
+    start_measured(config, addr, &hex::encode([0x5a; 48])).await
+}
+
+/// Starts a server on `addr` whose simulated evidence reports `measurement`
+/// (hex), as a server built from other code would.
+pub async fn start_measured(config: ServerConfig, addr: SocketAddr, measurement: &str) -> Server {
     let engine: Arc<dyn Engine> = engine();
-    let producer = SimulatedProducer::generate(veil_attest::Measurement::from([0x5a; 48]));
+    let producer = SimulatedProducer::generate(measurement.parse().unwrap());
     let state = AppState::new(config, engine, Box::new(producer)).unwrap();
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
