@@ -25,6 +25,12 @@ use veil_client::{Client, ClientError, ConnectOptions};
 use veil_protocol::oip::{InferRequest, RequestedOutput};
 use veil_tensor::{DataType, Tensor};
 
+/// mimalloc keeps freed request buffers for reuse: with glibc's allocator
+/// every large request's buffers go back to the kernel and fault in again
+/// (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 create_exception!(
     _native,
     NativeError,

@@ -1,15 +1,18 @@
 """Type stubs of the native module (Rust, PyO3). Use the ``veil`` package's API instead."""
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = ["NativeClient", "NativeError", "__version__"]
 
 __version__: str
 
 class NativeError(Exception):
     """Raised with args (kind, message, code, status, check, expected_json)."""
 
+@final
 class NativeClient:
     """A connection to a Veil server whose attestation verified."""
 

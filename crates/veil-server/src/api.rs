@@ -168,7 +168,7 @@ async fn infer(
                 })?,
         ),
     };
-    let request = InferRequest::decode(&body, header_length).map_err(|e| {
+    let mut request = InferRequest::decode(&body, header_length).map_err(|e| {
         let mut err = decode_error(e);
         if err.code == ErrorCode::InvalidInput {
             err.expected = Some(model.model.signature().clone());
@@ -199,7 +199,8 @@ async fn infer(
         .as_ref()
         .map(|o| o.iter().map(|r| r.name.clone()).collect());
     let loaded = model.model.clone();
-    let inputs = request.inputs.clone();
+    // Moved, not copied: the request keeps only what shapes the response.
+    let inputs = std::mem::take(&mut request.inputs);
     let outputs = tokio::task::spawn_blocking(move || loaded.run(inputs, wanted.as_deref()))
         .await
         .map_err(|_| ApiError::new(ErrorCode::Internal, "the inference task failed"))??;

@@ -204,10 +204,14 @@ pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
             {
                 Ok(_) if rest.is_empty() => None,
                 Ok(_) => Some("data follows the inner message"),
-                Err(_) => Some("the stream ended without its final chunk"),
+                Err(e) => {
+                    tracing::debug!(error = %e, "chunked request ended badly");
+                    Some("the stream ended without its final chunk")
+                }
             };
         }
         if let Some(reason) = failure {
+            tracing::warn!(reason, "chunked request refused");
             let _ = body_tx.send(Err(io::Error::other(reason))).await;
         }
         // Dropping the sender ends the handler's body: only now.
@@ -282,7 +286,12 @@ async fn stream_body<S: futures::io::AsyncRead + Unpin>(
                     return Some("the handler stopped reading");
                 }
             }
-            Err(_) => return Some("the inner body is truncated or malformed"),
+            Err(e) => {
+                // The error comes from the framing or the AEAD, never from
+                // the plaintext: safe to log.
+                tracing::debug!(error = %e, "chunked request body failed");
+                return Some("the inner body is truncated or malformed");
+            }
         }
     }
     message
