@@ -49,7 +49,10 @@ fn input(spec: &str) -> (String, Tensor) {
             }
         })
         .collect();
-    (name, Tensor::from_bytes(dtype, shape, bytes).expect("shape and dtype agree"))
+    (
+        name,
+        Tensor::from_bytes(dtype, shape, bytes).expect("shape and dtype agree"),
+    )
 }
 
 // As the `veil` binary does: glibc's allocator returns large freed buffers to
@@ -60,17 +63,25 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    assert!(args.len() >= 5, "usage: URL MODEL ITERATIONS CONCURRENCY NAME:DTYPE:SHAPE...");
+    assert!(
+        args.len() >= 5,
+        "usage: URL MODEL ITERATIONS CONCURRENCY NAME:DTYPE:SHAPE..."
+    );
     let (url, model) = (&args[0], args[1].clone());
     let iterations: usize = args[2].parse().expect("ITERATIONS");
     let concurrency: usize = args[3].parse().expect("CONCURRENCY");
-    let request = Arc::new(InferRequest::new(args[4..].iter().map(|s| input(s)).collect()));
+    let request = Arc::new(InferRequest::new(
+        args[4..].iter().map(|s| input(s)).collect(),
+    ));
 
     let start = Instant::now();
     let options = ConnectOptions::new(Policy::insecure_simulation_any_measurement());
     let client = Arc::new(Client::connect(url, options).await.expect("connect"));
     let connect_us = start.elapsed().as_micros();
-    client.infer(&model, &request).await.expect("warm-up inference");
+    client
+        .infer(&model, &request)
+        .await
+        .expect("warm-up inference");
 
     let wall = Instant::now();
     let mut tasks = Vec::new();
