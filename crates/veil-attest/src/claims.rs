@@ -119,20 +119,11 @@ pub struct SevSnpClaims {
     pub vmpl: u32,
     /// The report format version.
     pub report_version: u32,
-}
-
-impl SevSnpClaims {
-    pub(crate) fn new(
-        reported_tcb: TcbVersion,
-        chip_id: [u8; 64],
-        vmpl: u32,
-        report_version: u32,
-    ) -> Self {
-        SevSnpClaims {
-            reported_tcb,
-            chip_id,
-            vmpl,
-            report_version,
-        }
-    }
+    /// HOST_DATA: 32 bytes the host supplied at launch (e.g. a config digest).
+    pub host_data: Measurement,
+    /// ID_KEY_DIGEST: SHA-384 of the key that signed the guest's ID block
+    /// (zero without an ID block).
+    pub id_key_digest: Measurement,
+    /// AUTHOR_KEY_DIGEST: SHA-384 of the ID key's author key (zero if none).
+    pub author_key_digest: Measurement,
 }

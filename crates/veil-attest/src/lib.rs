@@ -38,7 +38,8 @@
 //! ```
 //!
 //! Platforms, one module each behind [`verify_evidence`]:
-//! * `sev-snp`: AMD SEV-SNP reports, VCEK → ASK → AMD Milan ARK (pinned).
+//! * `sev-snp`: AMD SEV-SNP reports, VCEK → ASK → AMD ARK (Milan and Genoa
+//!   pinned).
 //! * `tdx`: Intel TDX quotes v4/v5 with Intel PCS collateral, verified by
 //!   `dcap-qvl` (RustCrypto) to the Intel SGX root CA (pinned).
 //! * `sgx`: Intel SGX quotes v3, the same way.

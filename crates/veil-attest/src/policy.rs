@@ -54,6 +54,13 @@ pub struct Policy {
     /// Minimum reported TCB, compared componentwise (SEV-SNP only).
     #[serde(default)]
     pub min_tcb: Option<TcbVersion>,
+    /// Allowed SEV-SNP `HOST_DATA` values (32 bytes, hex); empty means not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_data: Vec<Measurement>,
+    /// Allowed SEV-SNP `ID_KEY_DIGEST` values (48 bytes, hex: the key that
+    /// signed the guest's ID block); empty means not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_key_digests: Vec<Measurement>,
     /// Accept simulated evidence, which proves nothing. Off by default; the
     /// only way simulated evidence is ever accepted.
     #[serde(default)]
@@ -76,6 +83,8 @@ impl Default for Policy {
             measurements: Vec::new(),
             allow_debug: false,
             min_tcb: None,
+            host_data: Vec::new(),
+            id_key_digests: Vec::new(),
             allow_simulation: false,
             tdx: None,
             sgx: None,
@@ -102,6 +111,8 @@ impl Policy {
             measurements: Vec::new(),
             allow_debug: false,
             min_tcb: None,
+            host_data: Vec::new(),
+            id_key_digests: Vec::new(),
             allow_simulation: true,
             tdx: None,
             sgx: None,
@@ -158,6 +169,8 @@ impl Policy {
             self.check_pins_measurements(*platform)?;
         }
         require_length("measurements", &self.measurements, 48)?;
+        require_length("host_data", &self.host_data, 32)?;
+        require_length("id_key_digests", &self.id_key_digests, 48)?;
         let lists = |p: PlatformKind| self.platforms.contains(&p);
         let snp_format = lists(PlatformKind::SevSnp) || lists(PlatformKind::Simulated);
         for (set, name, listed) in [
@@ -236,6 +249,13 @@ impl Policy {
         match details {
             PlatformClaims::SevSnp(snp) => {
                 check_allowed("measurement", &self.measurements, measurement, false)?;
+                check_allowed("HOST_DATA", &self.host_data, &snp.host_data, false)?;
+                check_allowed(
+                    "ID_KEY_DIGEST",
+                    &self.id_key_digests,
+                    &snp.id_key_digest,
+                    false,
+                )?;
                 if platform == PlatformKind::SevSnp {
                     self.check_tcb(&snp.reported_tcb)?;
                 }
@@ -425,6 +445,7 @@ microcode = 115
             r#"
 platforms = ["sev-snp", "tdx", "sgx", "nitro"]
 measurements = ["{MILAN_MEASUREMENT}"]
+host_data = ["{MRENCLAVE}"]
 
 [tdx]
 mrtd = ["{MRTD}"]
@@ -450,6 +471,7 @@ pcr8 = ["{MRTD}"]
         assert_eq!(sgx.tcb_statuses, [crate::IntelTcbStatus::UpToDate]);
         assert_eq!(sgx.min_isv_svn, Some(2));
         assert_eq!(policy.nitro.as_ref().unwrap().pcr8.len(), 1);
+        assert_eq!(policy.host_data, [MRENCLAVE.parse().unwrap()]);
         let text = toml::to_string(&policy).unwrap();
         assert_eq!(Policy::from_toml_str(&text).unwrap(), policy);
     }

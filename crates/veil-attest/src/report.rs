@@ -35,6 +35,9 @@ pub(crate) mod offset {
     pub const KEY_INFO: usize = 0x048;
     pub const REPORT_DATA: usize = 0x050;
     pub const MEASUREMENT: usize = 0x090;
+    pub const HOST_DATA: usize = 0x0C0;
+    pub const ID_KEY_DIGEST: usize = 0x0E0;
+    pub const AUTHOR_KEY_DIGEST: usize = 0x110;
     pub const REPORTED_TCB: usize = 0x180;
     pub const CPUID_FAM_ID: usize = 0x188;
     pub const CHIP_ID: usize = 0x1A0;
@@ -72,6 +75,9 @@ pub(crate) struct Report<'a> {
     pub reported_tcb: TcbVersion,
     pub report_data: ReportData,
     pub measurement: Measurement,
+    pub host_data: [u8; 32],
+    pub id_key_digest: [u8; 48],
+    pub author_key_digest: [u8; 48],
     pub chip_id: [u8; 64],
 }
 
@@ -118,6 +124,9 @@ impl<'a> Report<'a> {
             reported_tcb: TcbVersion::from_milan_bytes(field(bytes, offset::REPORTED_TCB)),
             report_data: ReportData(field(bytes, offset::REPORT_DATA)),
             measurement: Measurement::from(field::<48>(bytes, offset::MEASUREMENT)),
+            host_data: field(bytes, offset::HOST_DATA),
+            id_key_digest: field(bytes, offset::ID_KEY_DIGEST),
+            author_key_digest: field(bytes, offset::AUTHOR_KEY_DIGEST),
             chip_id: field(bytes, offset::CHIP_ID),
         })
     }

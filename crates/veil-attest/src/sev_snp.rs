@@ -20,8 +20,14 @@ use crate::fields::TcbVersion;
 use crate::report::{Report, SigningKey};
 use crate::x509::{check_validity, parse_certificate};
 
-/// AMD's root key for Milan (ARK-Milan), PEM: the only SEV-SNP root trusted.
-const PINNED_ARK_PEM: &[u8] = sev::certs::snp::builtin::milan::ARK;
+/// AMD's root keys (ARKs, PEM) for the product families whose reports this
+/// crate decodes (family 19h: Milan and Genoa share the TCB layout): the
+/// only SEV-SNP roots trusted. Turin (family 1Ah) lays its TCB out
+/// differently, and its reports are refused at parsing.
+const PINNED_ARKS: [(&str, &[u8]); 2] = [
+    ("Milan", sev::certs::snp::builtin::milan::ARK),
+    ("Genoa", sev::certs::snp::builtin::genoa::ARK),
+];
 
 /// VCEK extensions (AMD "Versioned Chip Endorsement Key" specification).
 const OID_BOOTLOADER_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
@@ -58,16 +64,16 @@ pub(crate) fn endorsed_vcek_key(
         )));
     }
 
-    let ark = pinned_ark()?;
+    let ask = parse_certificate(ask_der, "ASK")?;
+    let vcek = parse_certificate(vcek_der, "VCEK")?;
+    let (family, ark) = pinned_ark_for(&ask)?;
     if let Some(supplied) = supplied_ark_der
         && ark.to_der().ok().as_deref() != Some(supplied.as_slice())
     {
-        return Err(chain_error(
-            "the supplied ARK is not the pinned AMD Milan ARK",
-        ));
+        return Err(chain_error(format!(
+            "the supplied ARK is not the pinned AMD {family} ARK"
+        )));
     }
-    let ask = parse_certificate(ask_der, "ASK")?;
-    let vcek = parse_certificate(vcek_der, "VCEK")?;
 
     let chain = Chain {
         ca: ca::Chain {
@@ -94,9 +100,19 @@ pub(crate) fn endorsed_vcek_key(
         .map_err(|e| chain_error(format!("VCEK public key is not a P-384 key: {e}")))
 }
 
-fn pinned_ark() -> Result<Certificate, AttestationError> {
-    Certificate::from_pem(PINNED_ARK_PEM)
-        .map_err(|e| chain_error(format!("the pinned ARK does not parse: {e}")))
+/// The pinned ARK whose subject is the ASK's issuer. Choosing by name only
+/// selects the root; the chain's signatures decide whether it is trusted.
+fn pinned_ark_for(ask: &Certificate) -> Result<(&'static str, Certificate), AttestationError> {
+    for (family, pem) in PINNED_ARKS {
+        let ark = Certificate::from_pem(pem)
+            .map_err(|e| chain_error(format!("the pinned {family} ARK does not parse: {e}")))?;
+        if ark.tbs_certificate.subject == ask.tbs_certificate.issuer {
+            return Ok((family, ark));
+        }
+    }
+    Err(chain_error(
+        "the ASK is not issued by a pinned AMD ARK (Milan, Genoa)",
+    ))
 }
 
 /// The VCEK is derived from the chip's secret and the TCB: the report must
@@ -159,4 +175,30 @@ fn extension_value(certificate: &Certificate, oid: ObjectIdentifier) -> Option<&
 
 fn chain_error(detail: impl Into<String>) -> AttestationError {
     AttestationError::new(Check::Chain, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pinned_ark_signs_its_own_families_ask() {
+        use sev::certs::snp::builtin::{genoa, milan};
+        for (family, ask_pem) in [("Milan", milan::ASK), ("Genoa", genoa::ASK)] {
+            let ask = Certificate::from_pem(ask_pem).unwrap();
+            let (chosen, ark) = pinned_ark_for(&ask).unwrap();
+            assert_eq!(chosen, family);
+            let chain = ca::Chain {
+                ark: SevCertificate::from(ark),
+                ask: SevCertificate::from(ask),
+            };
+            (&chain).verify().unwrap();
+        }
+    }
+
+    #[test]
+    fn an_ask_of_an_unpinned_family_has_no_root() {
+        let ask = Certificate::from_pem(sev::certs::snp::builtin::turin::ASK).unwrap();
+        assert_eq!(pinned_ark_for(&ask).unwrap_err().check, Check::Chain);
+    }
 }

@@ -22,7 +22,8 @@ use crate::{nitro, sev_snp, sgx, simulated, tdx};
 /// 2. the evidence parses ([`Check::Format`]);
 /// 3. the signing key is endorsed by the platform's pinned root
 ///    ([`Check::Chain`]), every certificate and collateral item valid at
-///    `now_unix` ([`Check::Freshness`]): SEV-SNP VCEK → ASK → ARK; TDX and
+///    `now_unix` ([`Check::Freshness`]): SEV-SNP VCEK → ASK → ARK (Milan or
+///    Genoa); TDX and
 ///    SGX PCK chain, TCB info and QE identity → Intel SGX root; Nitro leaf →
 ///    cabundle → AWS Nitro root. Simulated evidence carries its own key;
 /// 4. the signature verifies over the raw signed bytes ([`Check::Signature`]);
@@ -139,12 +140,15 @@ fn verify_snp_format(
         measurement: report.measurement,
         report_data: Some(report.report_data),
         debug: report.debug_allowed(),
-        details: PlatformClaims::SevSnp(SevSnpClaims::new(
-            report.reported_tcb,
-            report.chip_id,
-            report.vmpl,
-            report.version,
-        )),
+        details: PlatformClaims::SevSnp(SevSnpClaims {
+            reported_tcb: report.reported_tcb,
+            chip_id: report.chip_id,
+            vmpl: report.vmpl,
+            report_version: report.version,
+            host_data: Measurement::from(report.host_data),
+            id_key_digest: Measurement::from(report.id_key_digest),
+            author_key_digest: Measurement::from(report.author_key_digest),
+        }),
     })
 }
 

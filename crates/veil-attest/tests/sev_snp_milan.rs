@@ -309,3 +309,33 @@ fn relabelling_real_evidence_as_simulated_does_not_verify() {
     fixture.evidence.certificates.truncate(1);
     assert_eq!(fixture.refusal(), Check::Chain);
 }
+
+#[test]
+fn accepts_policy_pinning_the_reports_host_data_and_id_key_digest() {
+    let fixture = milan();
+    let report = &fixture.evidence.report;
+    let host_data = Measurement::from(field::<32>(report, 0xC0));
+    let id_key_digest = Measurement::from(field::<48>(report, 0xE0));
+    let claims = fixture
+        .with_policy(|p| {
+            p.host_data = vec![Measurement::from([0xab; 32]), host_data];
+            p.id_key_digests = vec![id_key_digest];
+        })
+        .verify()
+        .unwrap();
+    let snp = claims.sev_snp().unwrap();
+    assert_eq!(snp.host_data, host_data);
+    assert_eq!(snp.id_key_digest, id_key_digest);
+}
+
+#[test]
+fn refuses_another_host_data() {
+    let fixture = milan().with_policy(|p| p.host_data = vec![Measurement::from([0xab; 32])]);
+    assert_eq!(fixture.refusal(), Check::Measurement);
+}
+
+#[test]
+fn refuses_another_id_key_digest() {
+    let fixture = milan().with_policy(|p| p.id_key_digests = vec![Measurement::from([0xcd; 48])]);
+    assert_eq!(fixture.refusal(), Check::Measurement);
+}

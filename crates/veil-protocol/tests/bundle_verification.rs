@@ -198,3 +198,41 @@ fn refuses_malformed_bundles_as_format_errors() {
         Check::Format
     );
 }
+
+#[test]
+fn bundle_without_collateral_serialises_without_the_field() {
+    let (p, k) = server();
+    let json = serde_json::to_value(bundle_for(&p, &k, &NONCE)).unwrap();
+    assert!(json.get("collateral").is_none(), "{json}");
+}
+
+#[test]
+fn bundle_carries_intel_collateral_to_the_verifier() {
+    // A real TDX quote and its collateral, through JSON and back: the quote
+    // verifies to Intel's root only with the collateral, so reaching the
+    // report-data check (the quote does not bind this bundle's key) proves
+    // the collateral arrived intact.
+    let quote = include_bytes!("../../veil-attest/testdata/tdx/tdx_quote");
+    let collateral = include_bytes!("../../veil-attest/testdata/tdx/tdx_quote_collateral.json");
+    let mut evidence =
+        veil_attest::Evidence::new(veil_attest::PlatformKind::Tdx, quote.to_vec(), Vec::new());
+    evidence.collateral = collateral.to_vec();
+    let key = GatewayKey::generate().unwrap();
+    let bundle = EvidenceBundle::new(&evidence, key.encoded_config(), &NONCE, "test");
+    let json = serde_json::to_string(&bundle).unwrap();
+    let bundle: EvidenceBundle = serde_json::from_str(&json).unwrap();
+
+    let mrtd = Measurement::from_slice(&quote[184..232]).unwrap();
+    let policy = Policy::tdx(veil_attest::TdxPolicy::new([mrtd]));
+    let at = 1_750_332_747;
+    assert_eq!(
+        check_of(verify_bundle(&bundle, &NONCE, &policy, at)),
+        Check::ReportData
+    );
+    let mut without = bundle.clone();
+    without.collateral.clear();
+    assert_eq!(
+        check_of(verify_bundle(&without, &NONCE, &policy, at)),
+        Check::Format
+    );
+}
