@@ -20,7 +20,9 @@ use dcap_qvl::quote::Report;
 use dcap_qvl::verify::QuoteVerifier;
 use serde::{Deserialize, Serialize};
 
+use crate::anchors::TrustAnchors;
 use crate::error::{AttestationError, Check};
+use crate::evidence::Evidence;
 
 /// Intel SGX Root CA (DER), the root of every SGX and TDX chain: the only
 /// Intel root trusted. Valid 2018–2049.
@@ -172,9 +174,33 @@ pub(crate) struct VerifiedQuote {
     pub tcb: IntelTcb,
 }
 
+/// Verifies the quote of `tdx` or `sgx` evidence with its collateral,
+/// against the Intel root of `anchors`.
+pub(crate) fn verify_evidence_quote(
+    evidence: &Evidence,
+    anchors: &TrustAnchors,
+    now_unix: u64,
+) -> Result<VerifiedQuote, AttestationError> {
+    if !evidence.certificates.is_empty() {
+        return Err(AttestationError::new(
+            Check::Format,
+            format!(
+                "{} evidence carries its PCK chain in the quote: certificates must be empty",
+                evidence.platform
+            ),
+        ));
+    }
+    verify_quote(
+        &evidence.report,
+        &evidence.collateral,
+        &anchors.intel_root_der,
+        now_unix,
+    )
+}
+
 /// Verifies `quote` with `collateral_json` (Intel PCS collateral as
 /// `QuoteCollateralV3` JSON) against `root_der` at `now_unix`.
-pub(crate) fn verify_quote(
+fn verify_quote(
     quote: &[u8],
     collateral_json: &[u8],
     root_der: &[u8],

@@ -124,18 +124,7 @@ pub(crate) fn verify(
     anchors: &TrustAnchors,
     now_unix: u64,
 ) -> Result<Attested, AttestationError> {
-    if !evidence.certificates.is_empty() {
-        return Err(AttestationError::new(
-            Check::Format,
-            "sgx evidence carries its PCK chain in the quote: certificates must be empty",
-        ));
-    }
-    let quote = dcap::verify_quote(
-        &evidence.report,
-        &evidence.collateral,
-        &anchors.intel_root_der,
-        now_unix,
-    )?;
+    let quote = dcap::verify_evidence_quote(evidence, anchors, now_unix)?;
     let dcap_qvl::quote::Report::SgxEnclave(enclave) = quote.report else {
         return Err(AttestationError::new(
             Check::Format,
@@ -153,7 +142,26 @@ pub(crate) fn verify(
     Ok(Attested {
         measurement: claims.mrenclave,
         report_data: Some(ReportData(enclave.report_data)),
-        debug: claims.attributes[0] & ATTRIBUTE_DEBUG != 0,
+        debug: enclave_debug(&claims.attributes),
         details: PlatformClaims::Sgx(claims),
     })
+}
+
+fn enclave_debug(attributes: &[u8; 16]) -> bool {
+    attributes[0] & ATTRIBUTE_DEBUG != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_attributes_bit_one() {
+        let mut attributes = [0u8; 16];
+        assert!(!enclave_debug(&attributes));
+        attributes[0] = 0x05; // INIT | MODE64BIT, production
+        assert!(!enclave_debug(&attributes));
+        attributes[0] |= ATTRIBUTE_DEBUG;
+        assert!(enclave_debug(&attributes));
+    }
 }

@@ -132,18 +132,7 @@ pub(crate) fn verify(
     anchors: &TrustAnchors,
     now_unix: u64,
 ) -> Result<Attested, AttestationError> {
-    if !evidence.certificates.is_empty() {
-        return Err(AttestationError::new(
-            Check::Format,
-            "tdx evidence carries its PCK chain in the quote: certificates must be empty",
-        ));
-    }
-    let quote = dcap::verify_quote(
-        &evidence.report,
-        &evidence.collateral,
-        &anchors.intel_root_der,
-        now_unix,
-    )?;
+    let quote = dcap::verify_evidence_quote(evidence, anchors, now_unix)?;
     let Some(td) = quote.report.as_td10() else {
         return Err(AttestationError::new(
             Check::Format,
@@ -166,9 +155,27 @@ pub(crate) fn verify(
     Ok(Attested {
         measurement: claims.mrtd,
         report_data: Some(ReportData(td.report_data)),
-        // TUD, byte 0 of TD_ATTRIBUTES: bit 0 DEBUG, bits 4–6 profiling. Any
-        // TUD bit set means the host can inspect the TD.
-        debug: claims.td_attributes[0] != 0,
+        debug: under_debug(&claims.td_attributes),
         details: PlatformClaims::Tdx(Box::new(claims)),
     })
+}
+
+/// TUD, byte 0 of TD_ATTRIBUTES: bit 0 DEBUG, bits 4–6 profiling. Any TUD
+/// bit set means the host can inspect the TD.
+fn under_debug(td_attributes: &[u8; 8]) -> bool {
+    td_attributes[0] != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_tud_bit_means_debug_and_sec_bits_do_not() {
+        assert!(!under_debug(&[0; 8]));
+        assert!(under_debug(&[0x01, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(under_debug(&[0x10, 0, 0, 0, 0, 0, 0, 0]));
+        // SEPT_VE_DISABLE (bit 28) is a SEC attribute, not debug.
+        assert!(!under_debug(&[0, 0, 0, 0x10, 0, 0, 0, 0]));
+    }
 }
