@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -991,61 +991,110 @@ async fn tritonclient_from_pypi_drives_the_proxy_unmodified() {
     server.stop();
 }
 
-/// Latency of one small inference three ways, in the same run: ONNX Runtime
-/// in-process, the Rust client (attested, OHTTP), and an unmodified HTTP
-/// client through the proxy (plaintext hop + the same OHTTP path). Prints
-/// medians; asserts nothing about time. Run with
+/// Latency of one inference three ways, interleaved in the same run: ONNX
+/// Runtime in-process, the Rust client (attested, OHTTP), and an unmodified
+/// HTTP client through the proxy (plaintext hop + the same OHTTP path), for
+/// the test MLP and, when `bench/models/` holds them (bench/make_models.py),
+/// MobileNetV2 and MiniLM. Prints medians; asserts nothing about time. Run with
 /// `cargo test --release -p veil-cli --test proxy -- --ignored --nocapture proxy_latency`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement, not a test: run explicitly with --ignored --nocapture"]
 async fn proxy_latency_versus_rust_client_and_in_process_onnxruntime() {
-    const ROUNDS: usize = 300;
     let median = |mut v: Vec<std::time::Duration>| {
         v.sort();
-        v[v.len() / 2].as_secs_f64() * 1e6
+        v[v.len() / 2].as_secs_f64() * 1e3
     };
+    let bench = repo_root().join("bench/models");
+    let pattern = |n: usize| {
+        (0..n)
+            .map(|i| (i % 251) as f32 / 251.0)
+            .collect::<Vec<f32>>()
+    };
+    let ids: Vec<i64> = (0..128).map(|i| 1000 + i).collect();
+    let cases: Vec<(&str, PathBuf, usize, Vec<(String, Tensor)>)> = vec![
+        (
+            "mlp [8,16]",
+            model_path("mlp.onnx"),
+            300,
+            vec![("x".into(), mlp_input(8))],
+        ),
+        (
+            "mobilenetv2 [1,3,224,224]",
+            bench.join("mobilenetv2.onnx"),
+            30,
+            vec![(
+                "input".into(),
+                Tensor::from_values(vec![1, 3, 224, 224], pattern(3 * 224 * 224)).unwrap(),
+            )],
+        ),
+        (
+            "minilm [1,128]",
+            bench.join("minilm.onnx"),
+            30,
+            vec![
+                (
+                    "input_ids".into(),
+                    Tensor::from_values(vec![1, 128], ids).unwrap(),
+                ),
+                (
+                    "attention_mask".into(),
+                    Tensor::from_values(vec![1, 128], vec![1i64; 128]).unwrap(),
+                ),
+            ],
+        ),
+    ];
     let dir = tempfile::tempdir().unwrap();
     let server = start(config(dir.path())).await;
-    upload_direct(&server, "mlp", "mlp.onnx").await;
     let proxy = start_proxy(&server.url, None).await;
-    let client = connect(&server.url, None).await;
-    let model = engine().load(&model_bytes("mlp.onnx")).unwrap();
-    let x = mlp_input(8);
-    let request = InferRequest::new(vec![("x".into(), x.clone())]);
-    let encoded = request.encode(true).unwrap();
-    let header_length = encoded.header_length.unwrap().to_string();
+    let client = connect(&server.url, Some(OWNER)).await;
     let http = http();
-    let url = format!("{}/v2/models/mlp/infer", proxy.url);
+    println!("| model | rounds | in-process ORT | Rust client | through the proxy |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (label, path, rounds, inputs) in cases {
+        if !path.exists() {
+            println!("| {label} | skipped: {} missing | | | |", path.display());
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        client.upload_model(&name, &bytes, |_, _| {}).await.unwrap();
+        let model = engine().load(&bytes).unwrap();
+        let mut request = InferRequest::new(inputs.clone());
+        request.binary_outputs = true;
+        let encoded = request.encode(true).unwrap();
+        let header_length = encoded.header_length.unwrap().to_string();
+        let url = format!("{}/v2/models/{name}/infer", proxy.url);
 
-    let (mut ort, mut rust, mut proxied) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let t = std::time::Instant::now();
-        model.run(vec![("x".into(), x.clone())], None).unwrap();
-        ort.push(t.elapsed());
+        let (mut ort, mut rust, mut proxied) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = std::time::Instant::now();
+            model.run(inputs.clone(), None).unwrap();
+            ort.push(t.elapsed());
 
-        let t = std::time::Instant::now();
-        client.infer("mlp", &request).await.unwrap();
-        rust.push(t.elapsed());
+            let t = std::time::Instant::now();
+            client.infer(&name, &request).await.unwrap();
+            rust.push(t.elapsed());
 
-        let t = std::time::Instant::now();
-        let resp = http
-            .post(&url)
-            .header("content-type", "application/octet-stream")
-            .header("inference-header-content-length", &header_length)
-            .body(encoded.body.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        resp.bytes().await.unwrap();
-        proxied.push(t.elapsed());
+            let t = std::time::Instant::now();
+            let resp = http
+                .post(&url)
+                .header("content-type", "application/octet-stream")
+                .header("inference-header-content-length", &header_length)
+                .body(encoded.body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.bytes().await.unwrap();
+            proxied.push(t.elapsed());
+        }
+        println!(
+            "| {label} | {rounds} | {:.3} ms | {:.3} ms | {:.3} ms |",
+            median(ort),
+            median(rust),
+            median(proxied)
+        );
     }
-    println!(
-        "mlp [8,16] f32, median of {ROUNDS}: in-process ORT {:.0} us | Rust client {:.0} us | through the proxy {:.0} us",
-        median(ort),
-        median(rust),
-        median(proxied)
-    );
     server.stop();
 }
 
