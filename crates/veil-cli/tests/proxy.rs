@@ -1011,7 +1011,8 @@ async fn proxy_latency_versus_rust_client_and_in_process_onnxruntime() {
             .collect::<Vec<f32>>()
     };
     let ids: Vec<i64> = (0..128).map(|i| 1000 + i).collect();
-    let cases: Vec<(&str, PathBuf, usize, Vec<(String, Tensor)>)> = vec![
+    type Inputs = Vec<(String, Tensor)>;
+    let cases: Vec<(&str, PathBuf, usize, Inputs)> = vec![
         (
             "mlp [8,16]",
             model_path("mlp.onnx"),
