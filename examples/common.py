@@ -59,10 +59,14 @@ def cached(out: Path) -> Optional[dict]:
 
 
 def finish(out: Path, manifest: dict) -> dict:
-    """Write the manifest last: its presence marks the build as complete."""
+    """Write the manifest last (its presence marks the build as complete) and
+    remove this scenario's builds from older versions of its scripts."""
     tmp = out / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.replace(out / "manifest.json")
+    for old in out.parent.iterdir():
+        if old != out and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
     return manifest
 
 
@@ -213,6 +217,15 @@ def owner_and_user(args) -> Iterator[tuple]:
         owner = stack.enter_context(veil.connect(url, owner_token=token, **kw))
         user = stack.enter_context(veil.connect(url, **kw))
         yield owner, user
+
+
+def upload(owner, name: str, path, expected_sha256: str):
+    """Upload a model as its owner (streamed, encrypted) and check the server
+    stored exactly the file we built."""
+    info = owner.upload_model(name, path, progress=False)
+    if info.sha256 != expected_sha256:
+        raise RuntimeError(f"server stored {info.sha256}, expected {expected_sha256}")
+    return info
 
 
 def print_attestation(client, who: str) -> None:

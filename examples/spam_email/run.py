@@ -42,8 +42,7 @@ def main() -> None:
     held = json.loads(Path(manifest["heldout"]).read_text())
     with common.owner_and_user(args) as (owner, user):
         common.print_attestation(owner, "owner")
-        info = owner.upload_model(MODEL, manifest["model"], progress=False)
-        assert info.sha256 == manifest["model_sha256"]
+        info = common.upload(owner, MODEL, manifest["model"], manifest["model_sha256"])
         print(f"[owner] uploaded {MODEL}: {info.inputs[0]} -> {', '.join(map(str, info.outputs))}")
 
         common.print_attestation(user, "user")

@@ -23,9 +23,7 @@ def built():
 
 @pytest.fixture(scope="module")
 def uploaded(owner, built):
-    info = owner.upload_model(run.MODEL, built["model"], progress=False)
-    assert info.sha256 == built["model_sha256"]
-    return info
+    return common.upload(owner, run.MODEL, built["model"], built["model_sha256"])
 
 
 def test_server_equals_onnxruntime_and_heldout_quality(user, built, uploaded):
