@@ -91,26 +91,38 @@ impl Client {
             io::Result::Ok(())
         };
         let (response, written) = tokio::join!(send, write);
-        // A server that refuses early (a bad token, say) answers before the
-        // body is sent; its answer explains more than the broken pipe does.
-        let response = match (response, written) {
-            (Ok(r), Ok(())) => r,
-            (Ok(r), Err(_)) if r.status() != 200 => r,
-            (Ok(_), Err(e)) => return Err(e.into()),
-            (Err(e), _) => return Err(ClientError::connection(e)),
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(match written {
+                    Err(w) => ClientError::connection(format!("{e} (while sending: {w})")),
+                    Ok(()) => ClientError::connection(e),
+                });
+            }
         };
-
         let status = response.status().as_u16();
         if status != 200 {
             let body = response.bytes().await.map_err(ClientError::connection)?;
             return Err(ClientError::from_response(status, &body));
         }
         let stream = response.bytes_stream().map_err(io::Error::other);
-        let mut opened = writer
-            .response(tokio_util::io::StreamReader::new(stream).compat())
-            .map_err(ProtocolError::from)?;
-        let mut plain = Vec::new();
-        opened.read_to_end(&mut plain).await?;
-        Ok(InnerResponse::decode(&plain)?)
+        let opened = async {
+            let mut opened = writer
+                .response(tokio_util::io::StreamReader::new(stream).compat())
+                .map_err(ProtocolError::from)?;
+            let mut plain = Vec::new();
+            opened.read_to_end(&mut plain).await?;
+            Ok::<_, ClientError>(InnerResponse::decode(&plain)?)
+        }
+        .await;
+        match (opened, written) {
+            (Ok(inner), Ok(())) => Ok(inner),
+            // A server that refuses early (a bad token, say) answers before
+            // it has read the body, and the rest of the body meets a closed
+            // connection: its answer explains more than the broken pipe.
+            (Ok(inner), Err(_)) if inner.status >= 400 => Ok(inner),
+            (_, Err(e)) => Err(e.into()),
+            (Err(e), Ok(())) => Err(e),
+        }
     }
 }
