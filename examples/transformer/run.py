@@ -61,9 +61,9 @@ def main() -> None:
         print("[user] cosine similarity of the embeddings returned by Veil:")
         for i, s in enumerate(SENTENCES):
             print(f"    [{i}] {s}")
-        print("        " + "".join(f"  [{j}] " for j in range(len(SENTENCES))))
+        print("       " + "".join(f"    [{j}]" for j in range(len(SENTENCES))))
         for i in range(len(SENTENCES)):
-            print(f"    [{i}] " + "".join(f"{sim[i, j]:6.3f}" for j in range(len(SENTENCES))))
+            print(f"    [{i}]" + "".join(f"{sim[i, j]:8.3f}" for j in range(len(SENTENCES))))
 
         items = json.loads(Path(manifest["heldout"]).read_text())
         t = time.time()
