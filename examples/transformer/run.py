@@ -61,7 +61,7 @@ def main() -> None:
         print("[user] cosine similarity of the embeddings returned by Veil:")
         for i, s in enumerate(SENTENCES):
             print(f"    [{i}] {s}")
-        print("       " + "".join(f"    [{j}]" for j in range(len(SENTENCES))))
+        print("       " + "".join(f"{f'[{j}]':>8}" for j in range(len(SENTENCES))))
         for i in range(len(SENTENCES)):
             print(f"    [{i}]" + "".join(f"{sim[i, j]:8.3f}" for j in range(len(SENTENCES))))
 
