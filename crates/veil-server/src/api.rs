@@ -201,9 +201,21 @@ async fn infer(
     let loaded = model.model.clone();
     // Moved, not copied: the request keeps only what shapes the response.
     let inputs = std::mem::take(&mut request.inputs);
-    let outputs = tokio::task::spawn_blocking(move || loaded.run(inputs, wanted.as_deref()))
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "the inference task failed"))??;
+    let queued = std::time::Instant::now();
+    let (outputs, waited, ran) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let outputs = loaded.run(inputs, wanted.as_deref());
+        (outputs, started.duration_since(queued), started.elapsed())
+    })
+    .await
+    .map_err(|_| ApiError::new(ErrorCode::Internal, "the inference task failed"))?;
+    let outputs = outputs?;
+    tracing::debug!(
+        model = %model.name,
+        queue_us = waited.as_micros() as u64,
+        run_us = ran.as_micros() as u64,
+        "inference"
+    );
     let response = InferResponse {
         model_name: model.name.to_string(),
         id: request.id.clone(),

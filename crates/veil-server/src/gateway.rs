@@ -108,6 +108,16 @@ fn sealed_response(media_type: &'static str, body: Vec<u8>) -> Response {
 
 /// Handles one `message/ohttp-req`.
 pub async fn handle(state: &AppState, enc_request: Bytes) -> Response {
+    let received = std::time::Instant::now();
+    let response = handle_timed(state, enc_request).await;
+    tracing::debug!(
+        total_us = received.elapsed().as_micros() as u64,
+        "ohttp request"
+    );
+    response
+}
+
+async fn handle_timed(state: &AppState, enc_request: Bytes) -> Response {
     let Ok((inner_bytes, sealer)) = state.attestor.key.decapsulate(&enc_request) else {
         return plaintext_error(
             ErrorCode::BadEncapsulation,
