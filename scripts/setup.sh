@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python - <<'PY' 2>/dev/null
 import importlib.metadata as m, re, sys
-want = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", open("requirements.txt").read(), re.M))
+want = dict(re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", open("requirements.txt").read(), re.M))
 sys.exit(0 if all(m.version(k) == v for k, v in want.items()) else 1)
 PY
 then
@@ -31,7 +31,7 @@ then
 fi
 if ! .venv/bin/python - <<'PY' 2>/dev/null
 import importlib.metadata as m, re, sys
-want = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", open("examples/requirements.txt").read(), re.M))
+want = dict(re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", open("examples/requirements.txt").read(), re.M))
 sys.exit(0 if all(m.version(k) == v for k, v in want.items()) else 1)
 PY
 then
