@@ -12,20 +12,6 @@ use veil_protocol::ErrorCode;
 use veil_protocol::oip::InferRequest;
 use veil_tensor::{DataType, Tensor, f16};
 
-fn mlp_input(batch: usize) -> Tensor {
-    // Deterministic, varied values (an LCG), not zeros.
-    let mut state = 12345u64;
-    let values: Vec<f32> = (0..batch * 16)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) as f32 / (1u64 << 31) as f32) * 4.0 - 2.0
-        })
-        .collect();
-    Tensor::from_values(vec![batch, 16], values).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_infer_matches_in_process_onnxruntime_then_delete() {
     let dir = tempfile::tempdir().unwrap();

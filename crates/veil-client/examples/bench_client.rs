@@ -17,43 +17,10 @@ use std::time::Instant;
 use veil_attest::Policy;
 use veil_client::{Client, ConnectOptions};
 use veil_protocol::oip::InferRequest;
-use veil_tensor::{DataType, Tensor};
 
-fn input(spec: &str) -> (String, Tensor) {
-    let mut parts = spec.split(':');
-    let name = parts.next().expect("NAME").to_owned();
-    let dtype = parts.next().expect("DTYPE");
-    let dtype = DataType::ALL
-        .into_iter()
-        .find(|d| d.numpy_name() == dtype)
-        .expect("a numpy dtype name, e.g. float32");
-    let shape: Vec<usize> = parts
-        .next()
-        .expect("SHAPE")
-        .split('x')
-        .map(|d| d.parse().expect("a dimension"))
-        .collect();
-    let count: usize = shape.iter().product();
-    // Valid for every model input: floats 0.5, integers small (token ids < vocabulary).
-    let bytes = (0..count)
-        .flat_map(|i| -> Vec<u8> {
-            match dtype {
-                DataType::F16 => veil_tensor::f16::from_f32(0.5).to_le_bytes().to_vec(),
-                DataType::F32 => 0.5f32.to_le_bytes().to_vec(),
-                DataType::F64 => 0.5f64.to_le_bytes().to_vec(),
-                _ => {
-                    let mut b = vec![0u8; dtype.size()];
-                    b[0] = (i % 97) as u8 % if dtype == DataType::Bool { 2 } else { 97 };
-                    b
-                }
-            }
-        })
-        .collect();
-    (
-        name,
-        Tensor::from_bytes(dtype, shape, bytes).expect("shape and dtype agree"),
-    )
-}
+#[path = "../../../bench/input_spec.rs"]
+mod input_spec;
+use input_spec::input;
 
 // As the `veil` binary does: glibc's allocator returns large freed buffers to
 // the kernel and faults them in again on the next request.

@@ -13,40 +13,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use veil_engine::{Engine, OrtConfig, OrtEngine, find_onnxruntime_library};
-use veil_tensor::{DataType, Tensor};
+use veil_tensor::Tensor;
 
-fn input(spec: &str) -> (String, Tensor) {
-    let mut parts = spec.split(':');
-    let name = parts.next().expect("NAME").to_owned();
-    let dtype = parts.next().expect("DTYPE");
-    let dtype = DataType::ALL
-        .into_iter()
-        .find(|d| d.numpy_name() == dtype)
-        .expect("a numpy dtype name");
-    let shape: Vec<usize> = parts
-        .next()
-        .expect("SHAPE")
-        .split('x')
-        .map(|d| d.parse().expect("a dimension"))
-        .collect();
-    let count: usize = shape.iter().product();
-    let bytes = (0..count)
-        .flat_map(|i| -> Vec<u8> {
-            match dtype {
-                DataType::F32 => 0.5f32.to_le_bytes().to_vec(),
-                _ => {
-                    let mut b = vec![0u8; dtype.size()];
-                    b[0] = (i % 97) as u8;
-                    b
-                }
-            }
-        })
-        .collect();
-    (
-        name,
-        Tensor::from_bytes(dtype, shape, bytes).expect("shape"),
-    )
-}
+#[path = "../../../bench/input_spec.rs"]
+mod input_spec;
+use input_spec::input;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
