@@ -156,9 +156,11 @@ macro_rules! numeric_element {
     ($t:ty, $d:expr) => {
         impl Element for $t {
             const DTYPE: DataType = $d;
+            #[inline]
             fn write_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
             }
+            #[inline]
             fn read_le(bytes: &[u8]) -> Self {
                 let mut raw = [0u8; std::mem::size_of::<$t>()];
                 raw.copy_from_slice(bytes);

@@ -93,9 +93,12 @@ impl Tensor {
                 actual: self.dtype,
             });
         }
+        // A chunk size known at compile time lets the loop vectorise: with
+        // the run-time `dtype.size()` this copy was 14% of the server's CPU
+        // time on a 602 KB request (perf, MobileNetV2 input).
         Ok(self
             .data
-            .chunks_exact(self.dtype.size())
+            .chunks_exact(std::mem::size_of::<T>())
             .map(T::read_le)
             .collect())
     }
