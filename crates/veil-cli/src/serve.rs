@@ -7,10 +7,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use rand::RngCore;
-use veil_attest::SimulatedProducer;
+use veil_attest::{EvidenceProducer, Measurement, PlatformKind, ReportData, SimulatedProducer};
 use veil_engine::{OrtConfig, OrtEngine, find_onnxruntime_library};
 use veil_server::auth::TokenHash;
 use veil_server::{AppState, Limits, ServerConfig};
+use veil_tee::{
+    ConfigfsTsm, ConfigfsTsmProducer, DEFAULT_CONFIGFS_ROOT, SnpCertificates, TdxCollateral,
+    TsmProvider, unverified_measurement,
+};
 
 /// Which TEE platform produces evidence.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -19,6 +23,15 @@ pub enum PlatformArg {
     /// process generates. For development and tests only; clients refuse it
     /// unless told to allow simulation.
     Simulated,
+    /// AMD SEV-SNP confidential VM: reports through Linux configfs-tsm
+    /// (provider `sev_guest`), VCEK chain from the host or --snp-certs.
+    SevSnp,
+    /// Intel TDX confidential VM: quotes through Linux configfs-tsm
+    /// (provider `tdx_guest`), Intel collateral from --tdx-collateral.
+    Tdx,
+    /// Whichever of `sev-snp` or `tdx` configfs-tsm reports. Never falls
+    /// back to `simulated`: without a TEE it fails, naming what it looked for.
+    Auto,
 }
 
 /// Arguments of `veil serve`.
@@ -31,8 +44,21 @@ pub struct ServeArgs {
     #[arg(long, default_value = "./veil-data", env = "VEIL_DATA_DIR")]
     data_dir: PathBuf,
     /// TEE platform.
-    #[arg(long, value_enum, default_value = "simulated")]
+    #[arg(long, value_enum, default_value = "simulated", env = "VEIL_PLATFORM")]
     platform: PlatformArg,
+    /// Where configfs is mounted (configfs-tsm reports live under
+    /// CONFIGFS/tsm/report).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_CONFIGFS_ROOT)]
+    configfs_root: PathBuf,
+    /// SEV-SNP: a directory with the chip's VCEK chain from AMD KDS
+    /// (vcek.der or vcek.pem, ask.pem, optionally ark.pem), used when the
+    /// host supplies no certificates. Veil does not fetch from AMD KDS.
+    #[arg(long, value_name = "DIR", env = "VEIL_SNP_CERTS")]
+    snp_certs: Option<PathBuf>,
+    /// TDX: Intel PCS collateral for this platform (QuoteCollateralV3 JSON),
+    /// shipped with every quote. Veil does not fetch from Intel PCS.
+    #[arg(long, value_name = "FILE", env = "VEIL_TDX_COLLATERAL")]
+    tdx_collateral: Option<PathBuf>,
     /// SHA-256 (hex) of an owner token allowed to upload and delete models
     /// (repeatable). Without any, a token is generated into DATA_DIR/owner-token.
     #[arg(
@@ -110,8 +136,81 @@ fn search_roots() -> Vec<PathBuf> {
     roots
 }
 
+/// The evidence producer for `--platform`, checked by producing one report
+/// at start-up so that a missing interface or endorsement fails here, not at
+/// the first client.
+fn evidence_producer(args: &ServeArgs) -> Result<Box<dyn EvidenceProducer>> {
+    let tsm = ConfigfsTsm::new(&args.configfs_root);
+    let provider = match args.platform {
+        PlatformArg::Simulated => {
+            let measurement = veil_server::measurement::executable_measurement()
+                .context("cannot hash the server executable")?;
+            tracing::warn!(
+                "platform `simulated`: NOT a TEE; clients must pass --allow-simulation to talk to it"
+            );
+            tracing::info!(%measurement, "measurement (SHA-384 of this executable)");
+            return Ok(Box::new(SimulatedProducer::generate(measurement)));
+        }
+        PlatformArg::SevSnp => TsmProvider::SevGuest,
+        PlatformArg::Tdx => TsmProvider::TdxGuest,
+        PlatformArg::Auto => tsm.provider().with_context(|| {
+            format!(
+                "--platform auto found no TEE: it looked for a configfs-tsm provider \
+                 (sev_guest or tdx_guest) under {}; it never falls back to simulation \
+                 (pass --platform simulated to run without a TEE)",
+                tsm.report_dir().display()
+            )
+        })?,
+    };
+    let producer = match provider {
+        TsmProvider::SevGuest => {
+            if args.tdx_collateral.is_some() {
+                tracing::warn!("--tdx-collateral ignored: the platform is sev-snp");
+            }
+            let certs = args
+                .snp_certs
+                .as_deref()
+                .map(SnpCertificates::from_dir)
+                .transpose()?;
+            ConfigfsTsmProducer::sev_snp(tsm, certs)?
+        }
+        TsmProvider::TdxGuest => {
+            if args.snp_certs.is_some() {
+                tracing::warn!("--snp-certs ignored: the platform is tdx");
+            }
+            let path = args.tdx_collateral.as_deref().context(
+                "platform tdx needs --tdx-collateral FILE: the Intel PCS collateral \
+                 (QuoteCollateralV3 JSON) for this platform; Veil does not fetch it from Intel PCS",
+            )?;
+            ConfigfsTsmProducer::tdx(tsm, TdxCollateral::from_file(path)?)?
+        }
+    };
+    let platform = producer.platform();
+    let probe = producer
+        .produce_evidence(&ReportData([0; 64]))
+        .with_context(|| format!("cannot produce {platform} evidence at start-up"))?;
+    log_hardware_measurement(platform, unverified_measurement(platform, &probe.report));
+    Ok(Box::new(producer))
+}
+
+fn log_hardware_measurement(platform: PlatformKind, measurement: Option<Measurement>) {
+    let field = match platform {
+        PlatformKind::Tdx => "MRTD",
+        _ => "MEASUREMENT",
+    };
+    match measurement {
+        Some(measurement) => tracing::info!(
+            %platform,
+            %measurement,
+            "measurement ({field} of the hardware report, as clients will verify it; pin it in the policy)"
+        ),
+        None => tracing::warn!(%platform, "the hardware report's {field} could not be read"),
+    }
+}
+
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<()> {
+    let producer = evidence_producer(&args)?;
     let library = match &args.ort_library {
         Some(p) => p.clone(),
         None => find_onnxruntime_library(&search_roots())?,
@@ -134,18 +233,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tracing::info!(path = %path.display(), "owner token (no --owner-token-sha256 given)");
     }
 
-    let measurement = veil_server::measurement::executable_measurement()
-        .context("cannot hash the server executable")?;
-    let producer = match args.platform {
-        PlatformArg::Simulated => {
-            tracing::warn!(
-                "platform `simulated`: NOT a TEE; clients must pass --allow-simulation to talk to it"
-            );
-            SimulatedProducer::generate(measurement)
-        }
-    };
-    tracing::info!(%measurement, "measurement (SHA-384 of this executable)");
-    let state = AppState::new(config, Arc::new(engine), Box::new(producer))
+    let state = AppState::new(config, Arc::new(engine), producer)
         .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
     tracing::info!(models = state.services.registry.len(), "models loaded");
 

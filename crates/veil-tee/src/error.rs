@@ -45,15 +45,15 @@ pub enum TeeError {
         path: PathBuf,
     },
     /// Any other I/O failure on a configfs-tsm file.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {cause}")]
     Io {
         /// What was being done (`read`, `write`, `create`, `remove`).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (in the message, so that callers that
+        /// print only the top-level error still show it).
+        cause: std::io::Error,
     },
     /// `generation` did not advance by exactly our writes on any attempt:
     /// another writer kept changing the report entry between our write and
@@ -122,15 +122,15 @@ impl TeeError {
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,
-        source: std::io::Error,
+        cause: std::io::Error,
     ) -> Self {
         let path = path.into();
-        match source.kind() {
+        match cause.kind() {
             std::io::ErrorKind::PermissionDenied => TeeError::PermissionDenied { path },
             _ => TeeError::Io {
                 action,
                 path,
-                source,
+                cause,
             },
         }
     }
