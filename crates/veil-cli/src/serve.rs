@@ -162,6 +162,8 @@ fn evidence_producer(args: &ServeArgs) -> Result<Box<dyn EvidenceProducer>> {
             )
         })?,
     };
+    // The interface first: without it, endorsements are beside the point.
+    tsm.check_interface()?;
     let producer = match provider {
         TsmProvider::SevGuest => {
             if args.tdx_collateral.is_some() {
@@ -261,4 +263,56 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn producer_for(args: &[&str]) -> Result<Box<dyn EvidenceProducer>> {
+        let cli = Cli::try_parse_from(std::iter::once("veil").chain(args.iter().copied())).unwrap();
+        evidence_producer(&cli.serve)
+    }
+
+    #[test]
+    fn auto_without_a_tee_refuses_and_never_falls_back_to_simulation() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let err = producer_for(&["--platform", "auto", "--configfs-root", root])
+            .err()
+            .expect("no TEE here");
+        let msg = format!("{err:#}");
+        assert!(msg.contains("never falls back to simulation"), "{msg}");
+        assert!(msg.contains("tsm/report"), "{msg}");
+        assert!(msg.contains("CONFIG_TSM_REPORTS"), "{msg}");
+    }
+
+    #[test]
+    fn explicit_hardware_platform_without_configfs_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("absent");
+        for platform in ["sev-snp", "tdx"] {
+            let err = producer_for(&[
+                "--platform",
+                platform,
+                "--configfs-root",
+                root.to_str().unwrap(),
+            ])
+            .err()
+            .expect("no TEE here");
+            assert!(
+                format!("{err:#}").contains("configfs is not mounted"),
+                "{err:#}"
+            );
+        }
+    }
 }
