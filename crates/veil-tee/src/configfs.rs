@@ -217,8 +217,11 @@ impl ConfigfsTsm {
     fn attempt(&self, inblob: &[u8; 64]) -> Result<Attempt, TeeError> {
         let entry = self.create_entry()?;
         let result = self.fill_and_read(&entry.path, inblob);
-        entry.remove()?;
-        result
+        let removed = entry.remove();
+        // A failed request's own error is the one worth reporting.
+        let attempt = result?;
+        removed?;
+        Ok(attempt)
     }
 
     fn fill_and_read(&self, entry: &Path, inblob: &[u8; 64]) -> Result<Attempt, TeeError> {
