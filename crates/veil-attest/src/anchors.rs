@@ -3,8 +3,9 @@
 use crate::dcap::INTEL_SGX_ROOT_CA_DER;
 use crate::nitro::AWS_NITRO_ROOT_DER;
 
-/// The trust anchors of the Intel and AWS platforms (the AMD ARKs are pinned
-/// in the SEV-SNP module).
+/// The trust anchors of every hardware platform: the Intel and AWS roots,
+/// and optionally an AMD ARK replacing the Milan and Genoa ARKs pinned in the
+/// SEV-SNP module.
 ///
 /// [`verify_evidence`](crate::verify_evidence) always uses
 /// [`TrustAnchors::pinned`]. Other roots go through
@@ -18,6 +19,9 @@ pub struct TrustAnchors {
     pub intel_root_der: Vec<u8>,
     /// The AWS Nitro Enclaves root certificate (DER).
     pub nitro_root_der: Vec<u8>,
+    /// An AMD ARK (DER) to trust instead of the pinned Milan and Genoa ARKs;
+    /// `None` (the default) trusts the pinned ones.
+    pub amd_ark_der: Option<Vec<u8>>,
 }
 
 impl TrustAnchors {
@@ -26,6 +30,7 @@ impl TrustAnchors {
         TrustAnchors {
             intel_root_der: INTEL_SGX_ROOT_CA_DER.to_vec(),
             nitro_root_der: AWS_NITRO_ROOT_DER.to_vec(),
+            amd_ark_der: None,
         }
     }
 
@@ -38,6 +43,12 @@ impl TrustAnchors {
     /// These anchors with another AWS Nitro root.
     pub fn with_nitro_root_der(mut self, der: Vec<u8>) -> Self {
         self.nitro_root_der = der;
+        self
+    }
+
+    /// These anchors with another AMD ARK, the only SEV-SNP root then trusted.
+    pub fn with_amd_ark_der(mut self, der: Vec<u8>) -> Self {
+        self.amd_ark_der = Some(der);
         self
     }
 }

@@ -37,11 +37,12 @@ const OID_MICROCODE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.
 const OID_HW_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.4");
 
 /// Returns the VCEK's key if `certificates` (`[VCEK, ASK]` or `[VCEK, ASK,
-/// ARK]`, DER) chain to the pinned ARK, are all valid at `now_unix`, and the
+/// ARK]`, DER) chain to the pinned ARK (or to `ark_override`, when given), are all valid at `now_unix`, and the
 /// VCEK is the one for `report`'s chip and reported TCB.
 pub(crate) fn endorsed_vcek_key(
     certificates: &[Vec<u8>],
     report: &Report<'_>,
+    ark_override: Option<&[u8]>,
     now_unix: u64,
 ) -> Result<VerifyingKey, AttestationError> {
     let (vcek_der, ask_der, supplied_ark_der) = match certificates {
@@ -66,12 +67,15 @@ pub(crate) fn endorsed_vcek_key(
 
     let ask = parse_certificate(ask_der, "ASK")?;
     let vcek = parse_certificate(vcek_der, "VCEK")?;
-    let (family, ark) = pinned_ark_for(&ask)?;
+    let (family, ark) = match ark_override {
+        Some(der) => ("given", parse_certificate(der, "ARK")?),
+        None => pinned_ark_for(&ask)?,
+    };
     if let Some(supplied) = supplied_ark_der
         && ark.to_der().ok().as_deref() != Some(supplied.as_slice())
     {
         return Err(chain_error(format!(
-            "the supplied ARK is not the pinned AMD {family} ARK"
+            "the supplied ARK is not the {family} AMD ARK"
         )));
     }
 

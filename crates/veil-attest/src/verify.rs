@@ -73,14 +73,7 @@ pub fn verify_evidence_with_trust_anchors(
     }
     policy.check_pins_measurements(platform)?;
 
-    let attested = match platform {
-        PlatformKind::SevSnp | PlatformKind::Simulated => {
-            verify_snp_format(evidence, platform, now_unix)?
-        }
-        PlatformKind::Tdx => tdx::verify(evidence, anchors, now_unix)?,
-        PlatformKind::Sgx => sgx::verify(evidence, anchors, now_unix)?,
-        PlatformKind::Nitro => nitro::verify(evidence, anchors, now_unix)?,
-    };
+    let attested = attest(evidence, anchors, now_unix)?;
 
     policy.check_claims(platform, &attested.measurement, &attested.details)?;
     policy.check_debug(attested.debug)?;
@@ -103,6 +96,25 @@ pub fn verify_evidence_with_trust_anchors(
     })
 }
 
+/// Steps 2–4 of [`verify_evidence`] (format, chain, freshness, signature,
+/// and for Intel platforms that the collateral gives the TCB a status):
+/// what the evidence proves about itself, before any policy.
+pub(crate) fn attest(
+    evidence: &Evidence,
+    anchors: &TrustAnchors,
+    now_unix: u64,
+) -> Result<Attested, AttestationError> {
+    let platform = evidence.platform;
+    match platform {
+        PlatformKind::SevSnp | PlatformKind::Simulated => {
+            verify_snp_format(evidence, platform, anchors, now_unix)
+        }
+        PlatformKind::Tdx => tdx::verify(evidence, anchors, now_unix),
+        PlatformKind::Sgx => sgx::verify(evidence, anchors, now_unix),
+        PlatformKind::Nitro => nitro::verify(evidence, anchors, now_unix),
+    }
+}
+
 /// What a platform module established: the signature verified under a key
 /// its pinned root endorses. The policy has not been applied yet.
 pub(crate) struct Attested {
@@ -121,6 +133,7 @@ pub(crate) struct Attested {
 fn verify_snp_format(
     evidence: &Evidence,
     platform: PlatformKind,
+    anchors: &TrustAnchors,
     now_unix: u64,
 ) -> Result<Attested, AttestationError> {
     if !evidence.collateral.is_empty() {
@@ -131,7 +144,12 @@ fn verify_snp_format(
     }
     let report = Report::parse(&evidence.report)?;
     let signing_key = if platform == PlatformKind::SevSnp {
-        sev_snp::endorsed_vcek_key(&evidence.certificates, &report, now_unix)?
+        sev_snp::endorsed_vcek_key(
+            &evidence.certificates,
+            &report,
+            anchors.amd_ark_der.as_deref(),
+            now_unix,
+        )?
     } else {
         simulated::simulated_signing_key(&evidence.certificates)?
     };

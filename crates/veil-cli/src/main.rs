@@ -13,7 +13,9 @@ use veil_protocol::oip::{InferRequest, RequestedOutput};
 
 mod npy;
 mod proxy;
+mod rfc3339;
 mod serve;
+mod verify;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -37,6 +39,10 @@ enum Command {
         /// Print the claims as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the verified evidence bundle, as the server sent it,
+        /// with the nonce and verification time (docs/verify.md).
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
     },
     /// Upload an ONNX model (owner only), streamed and encrypted end to end.
     Upload {
@@ -96,6 +102,9 @@ enum Command {
     /// Verify the server, then serve its inner API (Open Inference Protocol)
     /// in plaintext on a local address, every request end to end encrypted.
     Proxy(proxy::ProxyArgs),
+    /// Verify saved or captured attestation evidence offline (no network).
+    /// Exit code 0 accepted, 1 rejected, 2 unusable input.
+    Verify(verify::VerifyArgs),
 }
 
 /// How to reach and trust the server.
@@ -186,9 +195,21 @@ fn output_path(dir: &Path, name: &str) -> PathBuf {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
-        Command::Attest { conn, json } => {
+        Command::Attest { conn, json, save } => {
             let client = conn.connect().await?;
             let claims = client.attestation();
+            if let Some(path) = &save {
+                let saved = verify::saved_bundle_json(
+                    client.url(),
+                    client.evidence_bundle_json(),
+                    claims.verified_at,
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs(),
+                )?;
+                std::fs::write(path, saved)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
             if json {
                 return print_json(claims);
             }
@@ -282,6 +303,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Proxy(args) => proxy::run(args).await,
+        Command::Verify(_) => unreachable!("handled in main: it has its own exit codes"),
     }
 }
 
@@ -294,7 +316,11 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    if let Command::Verify(args) = &cli.command {
+        return verify::run(args);
+    }
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -49,6 +49,8 @@ pub struct Client {
     pub(crate) base: String,
     pub(crate) key: ClientKey,
     server: VerifiedServer,
+    /// The evidence bundle exactly as the server sent it (shared by clones).
+    bundle_json: std::sync::Arc<[u8]>,
     pub(crate) options: ConnectOptions,
 }
 
@@ -100,6 +102,7 @@ impl Client {
             base,
             key,
             server,
+            bundle_json: body.to_vec().into(),
             options,
         })
     }
@@ -107,6 +110,13 @@ impl Client {
     /// What the server's evidence proved.
     pub fn attestation(&self) -> &VerifiedClaims {
         &self.server.claims
+    }
+
+    /// The evidence bundle this client verified, byte for byte as the server
+    /// sent it (JSON; its `nonce` is the one this client sent). For saving
+    /// the evidence and verifying it again later, offline (`veil verify`).
+    pub fn evidence_bundle_json(&self) -> &[u8] {
+        &self.bundle_json
     }
 
     /// The attested OHTTP key configuration list this client encrypts to.
@@ -130,6 +140,7 @@ impl Client {
             base: self.base.clone(),
             key: self.key.clone(),
             server: self.server.clone(),
+            bundle_json: self.bundle_json.clone(),
             options,
         }
     }

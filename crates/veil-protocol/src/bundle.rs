@@ -62,6 +62,31 @@ impl EvidenceBundle {
             server_version: server_version.to_owned(),
         }
     }
+
+    /// The evidence and the key configuration this bundle carries, decoded
+    /// but not verified: the bundle `version` must be supported and every
+    /// field valid base64 ([`Check::Format`] otherwise). For verifiers that
+    /// check the evidence themselves (offline, `veil verify`);
+    /// [`verify_bundle`] is the whole check.
+    pub fn decode(&self) -> Result<(Evidence, Vec<u8>), AttestationError> {
+        if self.version != PROTOCOL_VERSION {
+            return Err(format_error(format!(
+                "bundle version {} is not supported (expected {PROTOCOL_VERSION})",
+                self.version
+            )));
+        }
+        let key_config = decode_b64("key_config", &self.key_config)?;
+        let mut evidence = Evidence::new(
+            self.platform,
+            decode_b64("report", &self.report)?,
+            self.certificates
+                .iter()
+                .map(|c| decode_b64("certificates", c))
+                .collect::<Result<_, _>>()?,
+        );
+        evidence.collateral = decode_b64("collateral", &self.collateral)?;
+        Ok((evidence, key_config))
+    }
 }
 
 /// A server whose evidence verified: its claims and the key to encrypt to.
@@ -97,29 +122,13 @@ pub fn verify_bundle(
     policy: &Policy,
     now_unix: u64,
 ) -> Result<VerifiedServer, AttestationError> {
-    if bundle.version != PROTOCOL_VERSION {
-        return Err(format_error(format!(
-            "bundle version {} is not supported (expected {PROTOCOL_VERSION})",
-            bundle.version
-        )));
-    }
     if bundle.nonce != hex::encode(nonce) {
         return Err(AttestationError {
             check: Check::Freshness,
             detail: "the bundle answers a different nonce than the one this client sent".into(),
         });
     }
-    let key_config = decode_b64("key_config", &bundle.key_config)?;
-    let mut evidence = Evidence::new(
-        bundle.platform,
-        decode_b64("report", &bundle.report)?,
-        bundle
-            .certificates
-            .iter()
-            .map(|c| decode_b64("certificates", c))
-            .collect::<Result<_, _>>()?,
-    );
-    evidence.collateral = decode_b64("collateral", &bundle.collateral)?;
+    let (evidence, key_config) = bundle.decode()?;
     let expected = transcript::report_data(&key_config, nonce);
     let claims = veil_attest::verify_evidence(&evidence, &expected, policy, now_unix)?;
     // The key is attested; it must also be usable. A config that does not
