@@ -690,3 +690,67 @@ fn bundle_saved_from_a_live_simulated_server_verifies_offline_and_refuses_any_ch
         }
     }
 }
+
+#[test]
+fn outdated_tdx_quote_is_refused_as_tcb_status_even_without_a_policy() {
+    // Inside its collateral's window (2026-02-18 … 2026-03-20).
+    let at = (1_771_412_400 + 86_400).to_string();
+    let quote = testdata("tdx/tdx_quote_outdated");
+    let collateral = testdata("tdx/tdx_quote_outdated_collateral.json");
+    assert_rejected(
+        verify_json(&[
+            "--evidence",
+            &quote,
+            "--collateral",
+            &collateral,
+            "--at",
+            &at,
+        ]),
+        "tcb_status",
+        "outdated quote",
+    );
+}
+
+/// `../shared/vectors/` as published: the SNP ASK + ARK as one PEM chain,
+/// the Nitro root as PEM, the Intel root as DER (CI has `shared/` beside
+/// the clone).
+#[test]
+fn shared_vectors_verify_in_their_published_forms() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
+    assert!(shared.is_dir(), "{} is missing", shared.display());
+    let file = |name: &str| shared.join(name).display().to_string();
+    let (code, report, stderr) = verify_json(&[
+        "--evidence",
+        &file("sev-snp/report_milan.hex"),
+        "--vcek",
+        &file("sev-snp/vcek_milan.der"),
+        "--ask",
+        &file("sev-snp/cert_chain_milan"),
+        "--root",
+        &file("sev-snp/ark.pem"),
+        "--at",
+        "2024-01-01T00:00:00Z",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["platform"], "sev-snp");
+    let (code, _, stderr) = verify_json(&[
+        "--evidence",
+        &file("nitro/attestation_doc.cbor"),
+        "--root",
+        &file("nitro/aws_nitro_root.pem"),
+        "--at",
+        "1694102161",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = verify_json(&[
+        "--evidence",
+        &file("sgx/sgx_quote"),
+        "--collateral",
+        &file("sgx/sgx_quote_collateral.json"),
+        "--root",
+        &file("tdx/intel_sgx_root_ca.der"),
+        "--at",
+        "1750334171",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+}
