@@ -65,7 +65,7 @@ pub(super) fn load(args: &VerifyArgs) -> Result<Job, UnusableInput> {
         }
         None => None,
     };
-    let (anchors, anchor) = match &args.root {
+    let (anchors, root_file) = match &args.root {
         Some(path) => {
             let der = first_certificate(path, "root")?;
             let anchors = match evidence.platform {
@@ -76,9 +76,9 @@ pub(super) fn load(args: &VerifyArgs) -> Result<Job, UnusableInput> {
                 PlatformKind::Nitro => TrustAnchors::pinned().with_nitro_root_der(der),
                 _ => return Err(unusable("simulated evidence has no vendor root to replace")),
             };
-            (anchors, path.display().to_string())
+            (anchors, Some(path.display().to_string()))
         }
-        None => (TrustAnchors::pinned(), "pinned".to_owned()),
+        None => (TrustAnchors::pinned(), None),
     };
     let (at, time_source) = match &args.at {
         Some(text) => (parse_time(text)?, "given"),
@@ -97,7 +97,7 @@ pub(super) fn load(args: &VerifyArgs) -> Result<Job, UnusableInput> {
         policy,
         allow_simulation: args.allow_simulation,
         anchors,
-        anchor,
+        root_file,
         at,
         time_source,
     })

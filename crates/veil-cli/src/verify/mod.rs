@@ -96,7 +96,8 @@ struct Job {
     policy: Option<(PathBuf, Policy)>,
     allow_simulation: bool,
     anchors: TrustAnchors,
-    anchor: String,
+    /// The `--root` file, if the vendor root was replaced.
+    root_file: Option<String>,
     at: u64,
     time_source: &'static str,
 }
@@ -174,7 +175,7 @@ fn verify(job: &Job) -> Report {
         saved_bundle: job.provenance.clone(),
         policy_applied: job.policy.is_some(),
         policy_file: job.policy.as_ref().map(|(p, _)| p.display().to_string()),
-        trust_anchor: job.anchor.clone(),
+        trust_anchor: job.root_file.clone().unwrap_or_else(|| "pinned".to_owned()),
         claims,
         checks,
         failed_check,
