@@ -711,12 +711,12 @@ fn outdated_tdx_quote_is_refused_as_tcb_status_even_without_a_policy() {
     );
 }
 
-/// `../shared/vectors/` as published: the SNP ASK + ARK as one PEM chain,
-/// the Nitro root as PEM, the Intel root as DER (CI has `shared/` beside
-/// the clone).
+/// The shared vectors as published (copied into veil-attest's testdata):
+/// the SNP ASK + ARK as one PEM chain, the Nitro root as PEM, the Intel root
+/// as DER.
 #[test]
 fn shared_vectors_verify_in_their_published_forms() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../veil-attest/testdata");
     assert!(shared.is_dir(), "{} is missing", shared.display());
     let file = |name: &str| shared.join(name).display().to_string();
     let (code, report, stderr) = verify_json(&[
