@@ -92,6 +92,15 @@ pub struct ServeArgs {
     /// Largest number of elements in one input tensor.
     #[arg(long, default_value_t = Limits::default().max_tensor_elements)]
     max_tensor_elements: usize,
+    /// Inferences of one model that run at once (default: --sessions-per-model).
+    #[arg(long, value_name = "N")]
+    max_concurrent_inferences: Option<usize>,
+    /// Inferences of one model that may wait; beyond that, 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_queued_inferences_per_model)]
+    max_queued_inferences: usize,
+    /// Seconds allowed to receive a request body (chunked: the longest pause); then 408.
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().request_read_timeout.as_secs())]
+    request_read_timeout: u64,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, else the project's .venv).
     #[arg(long, value_name = "PATH")]
     ort_library: Option<PathBuf>,
@@ -229,6 +238,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.limits.max_request_bytes = args.max_request_bytes;
     config.limits.max_model_bytes = args.max_model_bytes;
     config.limits.max_tensor_elements = args.max_tensor_elements;
+    config.limits.max_concurrent_inferences_per_model = args
+        .max_concurrent_inferences
+        .unwrap_or(args.sessions_per_model)
+        .max(1);
+    config.limits.max_queued_inferences_per_model = args.max_queued_inferences;
+    config.limits.request_read_timeout = std::time::Duration::from_secs(args.request_read_timeout);
     if config.owner_tokens.is_empty() {
         let (path, token) = generated_owner_token(&args.data_dir)?;
         config.owner_tokens.push(TokenHash::of(&token));

@@ -202,7 +202,19 @@ async fn infer(
     // Moved, not copied: the request keeps only what shapes the response.
     let inputs = std::mem::take(&mut request.inputs);
     let queued = std::time::Instant::now();
+    let permit = match s.gates.get(model.name.as_str()).admit().await {
+        Ok(permit) => permit,
+        Err(e) => {
+            tracing::debug!(model = %model.name, "inference queue full");
+            let mut resp = e.into_response();
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(resp);
+        }
+    };
     let (outputs, waited, ran) = tokio::task::spawn_blocking(move || {
+        // Held until the engine returns, even if the client has gone.
+        let _permit = permit;
         let started = std::time::Instant::now();
         let outputs = loaded.run(inputs, wanted.as_deref());
         (outputs, started.duration_since(queued), started.elapsed())

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::auth::TokenHash;
 
-/// Size limits that protect the server from oversized input.
+/// Limits that protect the server from oversized input, overload and slow clients.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Limits {
@@ -15,6 +16,14 @@ pub struct Limits {
     pub max_model_bytes: u64,
     /// Largest number of elements in one input tensor.
     pub max_tensor_elements: usize,
+    /// Inferences of one model that run at once (at least 1); more wait in its queue.
+    pub max_concurrent_inferences_per_model: usize,
+    /// Inferences of one model that may wait for a run slot; beyond that the
+    /// server answers `503` with `Retry-After` at once.
+    pub max_queued_inferences_per_model: usize,
+    /// Time allowed to receive a whole non-chunked `/v1/ohttp` body, and the
+    /// longest pause between two parts of a chunked one; beyond it, `408`.
+    pub request_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -23,6 +32,9 @@ impl Default for Limits {
             max_request_bytes: 64 << 20,
             max_model_bytes: 2 << 30,
             max_tensor_elements: 64 << 20,
+            max_concurrent_inferences_per_model: 2,
+            max_queued_inferences_per_model: 32,
+            request_read_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -11,13 +11,16 @@
 //!   is marked), and the handler sees an error, never a short model.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::http::{self, HeaderName, HeaderValue, Method, Request};
 use axum::response::Response;
 use bhttp::stream::AsyncReadMessage;
-use futures::TryStreamExt;
+use futures::StreamExt;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 use tower::ServiceExt;
@@ -106,6 +109,54 @@ fn sealed_response(media_type: &'static str, body: Vec<u8>) -> Response {
     resp
 }
 
+/// The plaintext `408` for a client that did not send its request in time.
+pub fn read_timeout(timeout: Duration) -> Response {
+    tracing::debug!(
+        timeout_ms = timeout.as_millis() as u64,
+        "request body read timed out"
+    );
+    let mut r = plaintext_error(
+        ErrorCode::BadRequest,
+        &format!(
+            "the request body did not arrive in time (limit {} ms); send it without pauses",
+            timeout.as_millis()
+        ),
+    );
+    *r.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+    r
+}
+
+/// The body as a stream whose every part must arrive within `idle` of the
+/// previous one; if not, the stream fails and `timed_out` is set.
+fn idle_limited(
+    body: Body,
+    idle: Duration,
+    timed_out: Arc<AtomicBool>,
+) -> impl futures::Stream<Item = io::Result<Bytes>> + Send {
+    let stream = body.into_data_stream();
+    futures::stream::unfold(Some(stream), move |state| {
+        let timed_out = timed_out.clone();
+        async move {
+            let mut stream = state?;
+            match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(stream))),
+                Ok(Some(Err(e))) => Some((Err(io::Error::other(e)), None)),
+                Ok(None) => None,
+                Err(_) => {
+                    timed_out.store(true, Ordering::Release);
+                    Some((
+                        Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the client paused too long",
+                        )),
+                        None,
+                    ))
+                }
+            }
+        }
+    })
+}
+
 /// Handles one `message/ohttp-req`.
 pub async fn handle(state: &AppState, enc_request: Bytes) -> Response {
     let received = std::time::Instant::now();
@@ -168,7 +219,10 @@ struct Head {
 pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
     // `SyncStream`: the body is `Send` but not `Sync`, and the handler future
     // must be `Send` while the decapsulating reader is borrowed across awaits.
-    let stream = sync_wrapper::SyncStream::new(body.into_data_stream().map_err(io::Error::other));
+    let idle = state.services.config.limits.request_read_timeout;
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let stream =
+        sync_wrapper::SyncStream::new(Box::pin(idle_limited(body, idle, timed_out.clone())));
     let ciphertext = tokio_util::io::StreamReader::new(stream).compat();
     let mut request = Box::pin(
         state
@@ -243,6 +297,9 @@ pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
         )
     };
     let ((), outcome) = tokio::join!(reader, handler);
+    if timed_out.load(Ordering::Acquire) {
+        return read_timeout(idle);
+    }
     let inner_response = match outcome {
         Ok(r) => r,
         Err(ErrorCode::BadEncapsulation) => {

@@ -20,6 +20,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod gateway;
 pub mod measurement;
 pub mod model_name;

@@ -91,9 +91,11 @@ async fn ohttp(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Res
     match content_type {
         REQUEST_MEDIA_TYPE => {
             let limit = s.services.config.limits.max_request_bytes;
-            match to_bytes(body, limit).await {
-                Ok(bytes) => gateway::handle(&s, bytes).await,
-                Err(_) => ApiError::new(
+            let timeout = s.services.config.limits.request_read_timeout;
+            match tokio::time::timeout(timeout, to_bytes(body, limit)).await {
+                Err(_) => gateway::read_timeout(timeout),
+                Ok(Ok(bytes)) => gateway::handle(&s, bytes).await,
+                Ok(Err(_)) => ApiError::new(
                     ErrorCode::PayloadTooLarge,
                     format!("encapsulated requests are limited to {limit} bytes; upload models with chunked OHTTP"),
                 )

@@ -8,6 +8,7 @@ use veil_engine::Engine;
 use veil_protocol::channel::GatewayKey;
 
 use crate::config::ServerConfig;
+use crate::gate::Gates;
 use crate::registry::Registry;
 use crate::store::ModelStore;
 
@@ -17,6 +18,8 @@ pub struct Services {
     pub config: ServerConfig,
     /// The served models.
     pub registry: Registry,
+    /// Per-model admission of inferences (concurrency and queue limits).
+    pub gates: Gates,
 }
 
 /// The evidence producer and the key it attests.
@@ -50,7 +53,15 @@ impl AppState {
         let store = ModelStore::open(&config.data_dir)?;
         let registry = Registry::open(engine, store)?;
         let key = GatewayKey::generate().map_err(std::io::Error::other)?;
-        let services = Arc::new(Services { config, registry });
+        let gates = Gates::new(
+            config.limits.max_concurrent_inferences_per_model,
+            config.limits.max_queued_inferences_per_model,
+        );
+        let services = Arc::new(Services {
+            config,
+            registry,
+            gates,
+        });
         Ok(AppState {
             inner: crate::api::router(services.clone()),
             services,

@@ -1,0 +1,351 @@
+//! Limits and back-pressure, slow clients, and no leaks of request data.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns count as non-test code
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use veil_protocol::ErrorCode;
+use veil_protocol::inner::InnerRequest;
+use veil_protocol::oip::{self, InferRequest};
+use veil_tensor::Tensor;
+
+/// Runs `batch` rows through `mlp` with several clients at once; returns
+/// (accepted, refused as unavailable), checking every accepted answer.
+async fn flood(url: &str, input: &Tensor, expected: &Tensor, requests: usize) -> (usize, usize) {
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(Arc::new(connect(url, None).await));
+    }
+    let mut tasks = Vec::new();
+    for i in 0..requests {
+        let client = clients[i % clients.len()].clone();
+        let input = input.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .infer("mlp", &InferRequest::new(vec![("x".into(), input)]))
+                .await
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(out) => {
+                assert_eq!(
+                    &out.outputs[0].1, expected,
+                    "an accepted request got a wrong answer"
+                );
+                ok += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.code(), Some(ErrorCode::Unavailable), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    (ok, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn beyond_the_queue_requests_get_503_and_accepted_ones_are_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.limits.max_concurrent_inferences_per_model = 1;
+    cfg.limits.max_queued_inferences_per_model = 1;
+    cfg.limits.max_tensor_elements = 64 << 20;
+    let server = start(cfg).await;
+    let owner = connect(&server.url, Some(OWNER)).await;
+    owner
+        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
+        .await
+        .unwrap();
+
+    let mut refused_seen = false;
+    for batch in [20_000, 50_000, 100_000] {
+        let input = mlp_input(batch);
+        let expected = owner
+            .infer("mlp", &InferRequest::new(vec![("x".into(), input.clone())]))
+            .await
+            .unwrap()
+            .outputs[0]
+            .1
+            .clone();
+        let (ok, refused) = flood(&server.url, &input, &expected, 16).await;
+        assert!(ok >= 1, "at least the first request runs");
+        if refused > 0 {
+            refused_seen = true;
+            break;
+        }
+    }
+    assert!(
+        refused_seen,
+        "16 concurrent requests never overflowed a queue of 1"
+    );
+
+    // The refusal carries Retry-After, and the server recovers.
+    let input = mlp_input(2);
+    let out = owner
+        .infer("mlp", &InferRequest::new(vec![("x".into(), input)]))
+        .await
+        .unwrap();
+    assert_eq!(out.outputs[0].1.shape(), &[2, 4]);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refusal_has_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.limits.max_concurrent_inferences_per_model = 1;
+    cfg.limits.max_queued_inferences_per_model = 0;
+    let server = start(cfg).await;
+    let owner = Arc::new(connect(&server.url, Some(OWNER)).await);
+    owner
+        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
+        .await
+        .unwrap();
+    let encoded = InferRequest::new(vec![("x".into(), mlp_input(50_000))])
+        .encode(true)
+        .unwrap();
+    let mut headers = vec![(
+        "content-type".to_string(),
+        encoded.content_type().to_string(),
+    )];
+    if let Some(n) = encoded.header_length {
+        headers.push((oip::HEADER_LENGTH_HEADER.into(), n.to_string()));
+    }
+    let request = InnerRequest {
+        method: "POST".into(),
+        path: "/v2/models/mlp/infer".into(),
+        headers,
+        body: encoded.body,
+    };
+    // With no queue, some of these overlap and are refused at once.
+    for _ in 0..10 {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (c, r) = (owner.clone(), request.clone());
+                tokio::spawn(async move { c.send(&r).await.unwrap() })
+            })
+            .collect();
+        for t in tasks {
+            let resp = t.await.unwrap();
+            if resp.status == 503 {
+                assert_eq!(resp.header("retry-after"), Some("1"));
+                let body: veil_protocol::ErrorBody = serde_json::from_slice(&resp.body).unwrap();
+                assert_eq!(body.code, ErrorCode::Unavailable);
+                server.stop();
+                return;
+            }
+            assert_eq!(resp.status, 200);
+        }
+    }
+    panic!("no request was ever refused with a queue of 0");
+}
+
+/// Opens a raw connection, sends only `head`, and returns what the server answers.
+async fn stall(server: &Server, head: &str) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    // A generous bound: the configured timeout is 1 s.
+    let read = tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server kept a stalled request open");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_clients_get_408_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.limits.request_read_timeout = Duration::from_secs(1);
+    let server = start(cfg).await;
+    let owner = connect(&server.url, Some(OWNER)).await;
+    owner
+        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
+        .await
+        .unwrap();
+
+    let plain = stall(
+        &server,
+        "POST /v1/ohttp HTTP/1.1\r\nHost: veil\r\nContent-Type: message/ohttp-req\r\nContent-Length: 1000000\r\n\r\npartial",
+    );
+    let chunked = stall(
+        &server,
+        "POST /v1/ohttp HTTP/1.1\r\nHost: veil\r\nContent-Type: message/ohttp-chunked-req\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    let others = async {
+        for _ in 0..5 {
+            let out = owner
+                .infer("mlp", &InferRequest::new(vec![("x".into(), mlp_input(3))]))
+                .await
+                .unwrap();
+            assert_eq!(out.outputs[0].1.shape(), &[3, 4]);
+        }
+    };
+    let (plain, chunked, ()) = tokio::join!(plain, chunked, others);
+    for answer in [plain, chunked] {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("did not arrive in time"), "{answer}");
+    }
+    // A model upload (a chunked request that pauses only while the server
+    // writes) still works.
+    owner
+        .upload_model("mlp2", &model_bytes("mlp.onnx"), |_, _| {})
+        .await
+        .unwrap();
+    server.stop();
+}
+
+/// Everything the process logs, at every level.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(sink.clone()))
+            .init();
+        buf
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn files_under(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(std::fs::read(&path).unwrap());
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_secret_payload_leaks_nowhere() {
+    let logs = captured_logs();
+    // 31337.125 + k/2: exact in f32, unmistakable in decimal and in hex.
+    let secret: Vec<f32> = (0..16).map(|k| 31337.125 + k as f32 * 0.5).collect();
+    let secret_bytes: Vec<u8> = secret.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let needles: Vec<Vec<u8>> = vec![
+        hex::encode(&secret_bytes[..8]).into_bytes(),
+        hex::encode_upper(&secret_bytes[..8]).into_bytes(),
+        secret_bytes[..8].to_vec(),
+        b"31337".to_vec(),
+        format!("{:?}", &secret_bytes[..4])
+            .trim_matches(['[', ']'])
+            .as_bytes()
+            .to_vec(),
+    ];
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(config(dir.path())).await;
+    let client = connect(&server.url, Some(OWNER)).await;
+    client
+        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
+        .await
+        .unwrap();
+    let good = Tensor::from_values(vec![1, 16], secret.clone()).unwrap();
+    let out = client
+        .infer("mlp", &InferRequest::new(vec![("x".into(), good)]))
+        .await
+        .unwrap();
+    assert_eq!(out.outputs[0].1.shape(), &[1, 4]);
+
+    // Error paths that see the payload: wrong shape, wrong input name, no
+    // such model, expected hash mismatch, a JSON body with a bad element.
+    let mut errors = Vec::new();
+    let wrong_shape = Tensor::from_values(vec![2, 8], secret.clone()).unwrap();
+    let bad_calls = [
+        ("mlp", InferRequest::new(vec![("x".into(), wrong_shape)])),
+        (
+            "mlp",
+            InferRequest::new(vec![(
+                "y".into(),
+                Tensor::from_values(vec![1, 16], secret.clone()).unwrap(),
+            )]),
+        ),
+        (
+            "nope",
+            InferRequest::new(vec![(
+                "x".into(),
+                Tensor::from_values(vec![1, 16], secret.clone()).unwrap(),
+            )]),
+        ),
+    ];
+    for (model, req) in &bad_calls {
+        let e = client.infer(model, req).await.unwrap_err();
+        errors.push(e.to_string());
+    }
+    let mut hashed = InferRequest::new(vec![(
+        "x".into(),
+        Tensor::from_values(vec![1, 16], secret.clone()).unwrap(),
+    )]);
+    hashed.expected_sha256 = Some("00".repeat(32));
+    errors.push(client.infer("mlp", &hashed).await.unwrap_err().to_string());
+    let values: Vec<String> = secret.iter().map(|v| v.to_string()).collect();
+    for data in [
+        format!("[{}, \"x\"]", values.join(", ")),
+        format!("[\"{}\"]", values.join("\", \"")),
+    ] {
+        let body = format!(
+            r#"{{"inputs":[{{"name":"x","datatype":"FP32","shape":[1,16],"data":{data}}}]}}"#
+        );
+        let resp = client
+            .send(&InnerRequest {
+                method: "POST".into(),
+                path: "/v2/models/mlp/infer".into(),
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.into_bytes(),
+            })
+            .await
+            .unwrap();
+        assert!(resp.status >= 400);
+        errors.push(String::from_utf8_lossy(&resp.body).into_owned());
+    }
+    server.stop();
+
+    let logs = logs.lock().unwrap().clone();
+    assert!(
+        contains(&logs, b"ohttp request"),
+        "the log capture saw nothing from the server"
+    );
+    let mut files = Vec::new();
+    files_under(dir.path(), &mut files);
+    for needle in &needles {
+        let shown = String::from_utf8_lossy(needle);
+        assert!(!contains(&logs, needle), "the logs contain {shown}");
+        for e in &errors {
+            assert!(
+                !contains(e.as_bytes(), needle),
+                "an error contains {shown}: {e}"
+            );
+        }
+        for f in &files {
+            assert!(!contains(f, needle), "a data file contains {shown}");
+        }
+    }
+}
