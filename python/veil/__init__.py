@@ -29,6 +29,7 @@ from ._errors import (
     PayloadTooLarge,
     ServerError,
     Unauthorized,
+    Unavailable,
     VeilError,
 )
 from ._native import __version__
@@ -51,5 +52,6 @@ __all__ = [
     "ModelHashMismatch",
     "Unauthorized",
     "PayloadTooLarge",
+    "Unavailable",
     "__version__",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "ModelHashMismatch",
     "Unauthorized",
     "PayloadTooLarge",
+    "Unavailable",
 ]
 
 
@@ -94,6 +95,10 @@ class PayloadTooLarge(ServerError):
     """The request, model or tensor exceeds a limit the server is configured with."""
 
 
+class Unavailable(ServerError):
+    """The model's queue is full (HTTP 503): retry after a short pause."""
+
+
 _BY_CODE = {
     "model_not_found": ModelNotFound,
     "invalid_input": InvalidInput,
@@ -101,6 +106,7 @@ _BY_CODE = {
     "model_hash_mismatch": ModelHashMismatch,
     "unauthorized": Unauthorized,
     "payload_too_large": PayloadTooLarge,
+    "unavailable": Unavailable,
 }
 
 
