@@ -278,6 +278,7 @@ def test_closed_client_refuses_calls(server):
     c.close()
     with pytest.raises(veil.VeilError):
         c.models()
+    assert "closed" in repr(c)
 
 
 class _FakeTorchTensor:

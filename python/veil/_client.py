@@ -163,7 +163,8 @@ class Client:
     def __repr__(self) -> str:
         a = self._attestation
         sim = ", SIMULATED" if a.simulated else ""
-        return f"<veil.Client {self.url} platform={a.platform}{sim} measurement={a.measurement[:16]}…>"
+        where = "closed" if self._native is None else self._native.url
+        return f"<veil.Client {where} platform={a.platform}{sim} measurement={a.measurement[:16]}…>"
 
     @property
     def url(self) -> str:
