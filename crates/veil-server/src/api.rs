@@ -19,6 +19,7 @@ use veil_protocol::oip::{self, InferRequest, InferResponse, ModelMetadata, Serve
 
 use crate::auth::{bearer, token_allowed};
 use crate::error::ApiError;
+use crate::metrics::{Rejection, Stage};
 use crate::model_name::ModelName;
 use crate::state::Services;
 
@@ -206,6 +207,7 @@ async fn infer(
         Ok(permit) => permit,
         Err(e) => {
             tracing::debug!(model = %model.name, "inference queue full");
+            s.metrics.rejected(Rejection::QueueFull);
             let mut resp = e.into_response();
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -222,6 +224,9 @@ async fn infer(
     .await
     .map_err(|_| ApiError::new(ErrorCode::Internal, "the inference task failed"))?;
     let outputs = outputs?;
+    s.metrics
+        .inference(model.name.as_str(), Stage::Queue, waited);
+    s.metrics.inference(model.name.as_str(), Stage::Run, ran);
     tracing::debug!(
         model = %model.name,
         queue_us = waited.as_micros() as u64,

@@ -65,6 +65,9 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         tracing::debug!(code = %self.code, "request refused");
-        (status, Json(self.body())).into_response()
+        let mut resp = (status, Json(self.body())).into_response();
+        // Lets the gateway count the outcome without parsing the body.
+        resp.extensions_mut().insert(self.code);
+        resp
     }
 }

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::http::{self, HeaderName, HeaderValue, Method, Request};
 use axum::response::Response;
@@ -29,6 +28,7 @@ use veil_protocol::channel::{CHUNKED_RESPONSE_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
 use veil_protocol::inner::{self, InnerRequest, InnerResponse};
 
 use crate::error::ApiError;
+use crate::metrics::{self, Framing, Rejection};
 use crate::state::AppState;
 
 /// Largest inner response body the gateway will encapsulate (our own
@@ -76,9 +76,12 @@ fn build_request(
     Ok(req)
 }
 
-async fn run_inner(router: &Router, req: Request<Body>) -> InnerResponse {
-    let Ok(resp) = router.clone().oneshot(req).await;
+async fn run_inner(state: &AppState, req: Request<Body>) -> InnerResponse {
+    let route = metrics::route_label(req.method(), req.uri().path());
+    let Ok(resp) = state.inner.clone().oneshot(req).await;
     let (parts, body) = resp.into_parts();
+    let outcome = parts.extensions.get::<ErrorCode>().copied();
+    count_request(state, route, outcome);
     let body = match to_bytes(body, MAX_INNER_RESPONSE).await {
         Ok(b) => b.to_vec(),
         Err(_) => {
@@ -96,6 +99,21 @@ async fn run_inner(router: &Router, req: Request<Body>) -> InnerResponse {
     }
 }
 
+/// Counts one request in the metrics, with a limit rejection if it was one.
+fn count_request(state: &AppState, route: &'static str, outcome: Option<ErrorCode>) {
+    let m = &state.services.metrics;
+    m.request(route, outcome);
+    if outcome == Some(ErrorCode::PayloadTooLarge) {
+        m.rejected(Rejection::PayloadTooLarge);
+    }
+}
+
+/// An inner request that never reached the router: counted as route `other`.
+fn refused_inner(state: &AppState, e: &ApiError) -> InnerResponse {
+    count_request(state, "other", Some(e.code));
+    error_response(e)
+}
+
 fn plaintext_error(code: ErrorCode, message: &str) -> Response {
     axum::response::IntoResponse::into_response(ApiError::new(code, message))
 }
@@ -110,7 +128,8 @@ fn sealed_response(media_type: &'static str, body: Vec<u8>) -> Response {
 }
 
 /// The plaintext `408` for a client that did not send its request in time.
-pub fn read_timeout(timeout: Duration) -> Response {
+pub fn read_timeout(state: &AppState, timeout: Duration) -> Response {
+    state.services.metrics.rejected(Rejection::ReadTimeout);
     tracing::debug!(
         timeout_ms = timeout.as_millis() as u64,
         "request body read timed out"
@@ -161,10 +180,9 @@ fn idle_limited(
 pub async fn handle(state: &AppState, enc_request: Bytes) -> Response {
     let received = std::time::Instant::now();
     let response = handle_timed(state, enc_request).await;
-    tracing::debug!(
-        total_us = received.elapsed().as_micros() as u64,
-        "ohttp request"
-    );
+    let took = received.elapsed();
+    state.services.metrics.ohttp_request(Framing::Single, took);
+    tracing::debug!(total_us = took.as_micros() as u64, "ohttp request");
     response
 }
 
@@ -177,7 +195,7 @@ async fn handle_timed(state: &AppState, enc_request: Bytes) -> Response {
     };
     drop(enc_request);
     let inner_response = match InnerRequest::decode(&inner_bytes) {
-        Err(e) => error_response(&ApiError::new(ErrorCode::BadRequest, e.to_string())),
+        Err(e) => refused_inner(state, &ApiError::new(ErrorCode::BadRequest, e.to_string())),
         Ok(req) => {
             drop(inner_bytes);
             match build_request(
@@ -186,8 +204,8 @@ async fn handle_timed(state: &AppState, enc_request: Bytes) -> Response {
                 &req.headers,
                 Body::from(req.body),
             ) {
-                Ok(http_req) => run_inner(&state.inner, http_req).await,
-                Err(e) => error_response(&e),
+                Ok(http_req) => run_inner(state, http_req).await,
+                Err(e) => refused_inner(state, &e),
             }
         }
     };
@@ -217,6 +235,16 @@ struct Head {
 /// verified: the binary HTTP terminator and trailer, then OHTTP's final
 /// chunk. Any truncation or trailing data reaches it as an error instead.
 pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
+    let received = std::time::Instant::now();
+    let response = handle_chunked_timed(state, body).await;
+    state
+        .services
+        .metrics
+        .ohttp_request(Framing::Chunked, received.elapsed());
+    response
+}
+
+async fn handle_chunked_timed(state: &AppState, body: Body) -> Response {
     // `SyncStream`: the body is `Send` but not `Sync`, and the handler future
     // must be `Send` while the decapsulating reader is borrowed across awaits.
     let idle = state.services.config.limits.request_read_timeout;
@@ -291,14 +319,14 @@ pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
         }));
         Ok(
             match build_request(&head.method, &head.path, &head.headers, body) {
-                Ok(http_req) => run_inner(&state.inner, http_req).await,
-                Err(e) => error_response(&e),
+                Ok(http_req) => run_inner(state, http_req).await,
+                Err(e) => refused_inner(state, &e),
             },
         )
     };
     let ((), outcome) = tokio::join!(reader, handler);
     if timed_out.load(Ordering::Acquire) {
-        return read_timeout(idle);
+        return read_timeout(state, idle);
     }
     let inner_response = match outcome {
         Ok(r) => r,

@@ -12,7 +12,8 @@
 //! Layout: [`outer`] is the plaintext API (attestation, health, the
 //! ciphertext endpoint); [`gateway`] turns ciphertext into inner requests;
 //! [`api`] serves those (the only place request data is in plaintext);
-//! [`registry`] and [`store`] keep models; [`auth`] checks tokens.
+//! [`registry`] and [`store`] keep models; [`auth`] checks tokens;
+//! [`metrics`] counts what happens, without request data.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod gate;
 pub mod gateway;
 pub mod measurement;
+pub mod metrics;
 pub mod model_name;
 pub mod outer;
 pub mod registry;

@@ -3,6 +3,7 @@
 //! * `GET /v1/health`
 //! * `GET /v1/attestation?nonce=<64 hex>` — the evidence bundle
 //! * `POST /v1/ohttp` — encapsulated requests (see [`crate::gateway`])
+//! * `GET /metrics` — Prometheus metrics (see [`crate::metrics`])
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -19,6 +20,7 @@ use veil_protocol::transcript::{self, Nonce};
 
 use crate::error::ApiError;
 use crate::gateway;
+use crate::metrics::{self, Rejection};
 use crate::state::AppState;
 
 /// The whole server as one router, ready for `axum::serve`.
@@ -27,6 +29,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/attestation", get(attestation))
         .route("/v1/ohttp", post(ohttp))
+        .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::new(
                 ErrorCode::NotFound,
@@ -45,6 +48,21 @@ async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "models": s.services.registry.len(),
     }))
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let models = s
+        .services
+        .registry
+        .index()
+        .into_iter()
+        .map(|m| (m.name, m.size_bytes.unwrap_or(0)));
+    match s.services.metrics.encode(models) {
+        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Err(_) => {
+            ApiError::new(ErrorCode::Internal, "the metrics could not be encoded").into_response()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -75,6 +93,7 @@ async fn attestation(
         tracing::error!(error = %e, "evidence production failed");
         ApiError::new(ErrorCode::Internal, "the server could not produce evidence")
     })?;
+    s.services.metrics.attestation_served();
     Ok(Json(EvidenceBundle::new(
         &evidence,
         key_config,
@@ -84,6 +103,7 @@ async fn attestation(
 }
 
 async fn ohttp(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let _in_flight = s.services.metrics.in_flight();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -93,13 +113,16 @@ async fn ohttp(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Res
             let limit = s.services.config.limits.max_request_bytes;
             let timeout = s.services.config.limits.request_read_timeout;
             match tokio::time::timeout(timeout, to_bytes(body, limit)).await {
-                Err(_) => gateway::read_timeout(timeout),
+                Err(_) => gateway::read_timeout(&s, timeout),
                 Ok(Ok(bytes)) => gateway::handle(&s, bytes).await,
-                Ok(Err(_)) => ApiError::new(
+                Ok(Err(_)) => {
+                    s.services.metrics.rejected(Rejection::PayloadTooLarge);
+                    ApiError::new(
                     ErrorCode::PayloadTooLarge,
                     format!("encapsulated requests are limited to {limit} bytes; upload models with chunked OHTTP"),
                 )
-                .into_response(),
+                .into_response()
+                }
             }
         }
         CHUNKED_REQUEST_MEDIA_TYPE => gateway::handle_chunked(&s, body).await,

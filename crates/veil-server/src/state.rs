@@ -9,6 +9,7 @@ use veil_protocol::channel::GatewayKey;
 
 use crate::config::ServerConfig;
 use crate::gate::Gates;
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::store::ModelStore;
 
@@ -20,6 +21,8 @@ pub struct Services {
     pub registry: Registry,
     /// Per-model admission of inferences (concurrency and queue limits).
     pub gates: Gates,
+    /// The Prometheus metrics of this server (one registry per state).
+    pub metrics: Metrics,
 }
 
 /// The evidence producer and the key it attests.
@@ -61,6 +64,7 @@ impl AppState {
             config,
             registry,
             gates,
+            metrics: Metrics::new(),
         });
         Ok(AppState {
             inner: crate::api::router(services.clone()),
