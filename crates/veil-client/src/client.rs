@@ -164,10 +164,13 @@ impl Client {
             .await
             .map_err(ClientError::connection)?;
         let status = resp.status().as_u16();
+        let request_id = outer_request_id(resp.headers());
         let body = resp.bytes().await.map_err(ClientError::connection)?;
         if status != 200 {
             // Outer-layer refusal (bad encapsulation, oversized body): plaintext.
-            return Err(ClientError::from_response(status, &body));
+            return Err(
+                ClientError::from_response(status, &body).with_request_id(request_id.as_deref())
+            );
         }
         Ok(InnerResponse::decode(&opener.open(&body)?)?)
     }
@@ -253,7 +256,8 @@ impl Client {
             })
             .await?;
         if resp.status != 200 {
-            return Err(ClientError::from_response(resp.status, &resp.body));
+            return Err(ClientError::from_response(resp.status, &resp.body)
+                .with_request_id(resp.header(REQUEST_ID_HEADER)));
         }
         let header_length = resp
             .header(oip::HEADER_LENGTH_HEADER)
@@ -292,8 +296,20 @@ impl Client {
 
 pub(crate) fn parse_json<T: DeserializeOwned>(resp: &InnerResponse) -> Result<T, ClientError> {
     if !(200..300).contains(&resp.status) {
-        return Err(ClientError::from_response(resp.status, &resp.body));
+        return Err(ClientError::from_response(resp.status, &resp.body)
+            .with_request_id(resp.header(REQUEST_ID_HEADER)));
     }
     serde_json::from_slice(&resp.body)
         .map_err(|e| veil_protocol::ProtocolError::malformed("server response", e).into())
+}
+
+/// The header in which the server returns a request's id.
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The request id on a plaintext outer response, if any.
+pub(crate) fn outer_request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

@@ -26,6 +26,9 @@ pub enum ClientError {
         message: String,
         /// For `invalid_input`: the signature the model expects.
         expected: Option<ModelSignature>,
+        /// The server's id of the request (its `x-request-id` header), to
+        /// quote when reporting a problem; `None` if the server sent none.
+        request_id: Option<String>,
     },
     /// A message from the server did not parse or decrypt.
     #[error("protocol error: {0}")]
@@ -52,6 +55,23 @@ impl ClientError {
         self.code() == Some(ErrorCode::BadEncapsulation)
     }
 
+    /// The server's id of the failed request, if it sent one: quote it when
+    /// reporting a problem to the server's operator.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ClientError::Server { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Records the server's request id on a `Server` error.
+    pub(crate) fn with_request_id(mut self, id: Option<&str>) -> Self {
+        if let ClientError::Server { request_id, .. } = &mut self {
+            *request_id = id.map(str::to_owned);
+        }
+        self
+    }
+
     pub(crate) fn from_response(status: u16, body: &[u8]) -> Self {
         match serde_json::from_slice::<ErrorBody>(body) {
             Ok(e) => ClientError::Server {
@@ -59,6 +79,7 @@ impl ClientError {
                 code: e.code,
                 message: e.error,
                 expected: e.expected,
+                request_id: None,
             },
             Err(_) => ClientError::Server {
                 status,
@@ -69,6 +90,7 @@ impl ClientError {
                 },
                 message: format!("HTTP {status} without a Veil error body"),
                 expected: None,
+                request_id: None,
             },
         }
     }

@@ -102,8 +102,11 @@ impl Client {
         };
         let status = response.status().as_u16();
         if status != 200 {
+            let request_id = crate::client::outer_request_id(response.headers());
             let body = response.bytes().await.map_err(ClientError::connection)?;
-            return Err(ClientError::from_response(status, &body));
+            return Err(
+                ClientError::from_response(status, &body).with_request_id(request_id.as_deref())
+            );
         }
         let stream = response.bytes_stream().map_err(io::Error::other);
         let opened = async {

@@ -23,6 +23,7 @@ use futures::StreamExt;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 use tower::ServiceExt;
+use tracing::Instrument;
 use veil_protocol::ErrorCode;
 use veil_protocol::channel::{CHUNKED_RESPONSE_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
 use veil_protocol::inner::{self, InnerRequest, InnerResponse};
@@ -37,6 +38,43 @@ const MAX_INNER_RESPONSE: usize = 1 << 31;
 
 /// How much of a chunked request the gateway reads after the inner message.
 const MAX_TRAILING_BYTES: u64 = 64 * 1024;
+
+/// The header that carries a request's id: inside the encrypted inner
+/// response, and on a plaintext outer error response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A fresh request id: 16 random hex digits. It identifies one OHTTP request
+/// in the logs and is returned to the client, so a user can report it; it
+/// is derived from nothing in the request.
+pub fn new_request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The span that every log line of one OHTTP request is recorded in.
+fn request_span(request_id: &str, framing: &'static str) -> tracing::Span {
+    tracing::info_span!("ohttp", request_id, framing)
+}
+
+/// Puts the request id on a plaintext (non-200) outer response; a sealed
+/// response carries it inside the encryption only.
+fn tag_outer(mut response: Response, request_id: &str) -> Response {
+    if !response.status().is_success()
+        && let Ok(v) = HeaderValue::from_str(request_id)
+    {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
+    }
+    response
+}
+
+/// Adds the request id to an inner response, before it is sealed.
+fn tag_inner(mut response: InnerResponse, request_id: &str) -> InnerResponse {
+    response
+        .headers
+        .push((REQUEST_ID_HEADER.into(), request_id.to_owned()));
+    response
+}
 
 fn error_response(e: &ApiError) -> InnerResponse {
     InnerResponse {
@@ -177,16 +215,30 @@ fn idle_limited(
 }
 
 /// Handles one `message/ohttp-req`.
+///
+/// Every log line of the request carries its id (a span field,
+/// `request_id`); the id is returned in the inner response's `x-request-id`
+/// header, or in the outer one if the answer is a plaintext error.
 pub async fn handle(state: &AppState, enc_request: Bytes) -> Response {
-    let received = std::time::Instant::now();
-    let response = handle_timed(state, enc_request).await;
-    let took = received.elapsed();
-    state.services.metrics.ohttp_request(Framing::Single, took);
-    tracing::debug!(total_us = took.as_micros() as u64, "ohttp request");
-    response
+    let request_id = new_request_id();
+    let span = request_span(&request_id, "single");
+    async {
+        let received = std::time::Instant::now();
+        let response = handle_timed(state, enc_request, &request_id).await;
+        let took = received.elapsed();
+        state.services.metrics.ohttp_request(Framing::Single, took);
+        tracing::debug!(
+            total_us = took.as_micros() as u64,
+            status = response.status().as_u16(),
+            "ohttp request"
+        );
+        tag_outer(response, &request_id)
+    }
+    .instrument(span)
+    .await
 }
 
-async fn handle_timed(state: &AppState, enc_request: Bytes) -> Response {
+async fn handle_timed(state: &AppState, enc_request: Bytes, request_id: &str) -> Response {
     let Ok((inner_bytes, sealer)) = state.attestor.key.decapsulate(&enc_request) else {
         return plaintext_error(
             ErrorCode::BadEncapsulation,
@@ -209,7 +261,7 @@ async fn handle_timed(state: &AppState, enc_request: Bytes) -> Response {
             }
         }
     };
-    match inner_response
+    match tag_inner(inner_response, request_id)
         .encode()
         .map_err(io::Error::other)
         .and_then(|b| sealer.seal(&b).map_err(io::Error::other))
@@ -234,17 +286,28 @@ struct Head {
 /// The handler sees the end of the body only once the whole stream has
 /// verified: the binary HTTP terminator and trailer, then OHTTP's final
 /// chunk. Any truncation or trailing data reaches it as an error instead.
+///
+/// The request id is handled as in [`handle`].
 pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
-    let received = std::time::Instant::now();
-    let response = handle_chunked_timed(state, body).await;
-    state
-        .services
-        .metrics
-        .ohttp_request(Framing::Chunked, received.elapsed());
-    response
+    let request_id = new_request_id();
+    let span = request_span(&request_id, "chunked");
+    async {
+        let received = std::time::Instant::now();
+        let response = handle_chunked_timed(state, body, &request_id).await;
+        let took = received.elapsed();
+        state.services.metrics.ohttp_request(Framing::Chunked, took);
+        tracing::debug!(
+            total_us = took.as_micros() as u64,
+            status = response.status().as_u16(),
+            "ohttp request"
+        );
+        tag_outer(response, &request_id)
+    }
+    .instrument(span)
+    .await
 }
 
-async fn handle_chunked_timed(state: &AppState, body: Body) -> Response {
+async fn handle_chunked_timed(state: &AppState, body: Body, request_id: &str) -> Response {
     // `SyncStream`: the body is `Send` but not `Sync`, and the handler future
     // must be `Send` while the decapsulating reader is borrowed across awaits.
     let idle = state.services.config.limits.request_read_timeout;
@@ -339,7 +402,7 @@ async fn handle_chunked_timed(state: &AppState, body: Body) -> Response {
         Err(code) => return plaintext_error(code, "the inner message is not a request"),
     };
 
-    let encoded = match inner_response.encode() {
+    let encoded = match tag_inner(inner_response, request_id).encode() {
         Ok(e) => e,
         Err(_) => return plaintext_error(ErrorCode::Internal, "the response could not be encoded"),
     };
