@@ -10,6 +10,7 @@
 //!   memory whole on its way to disk. Truncation is detected (the final chunk
 //!   is marked), and the handler sees an error, never a short model.
 
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -220,13 +221,26 @@ fn idle_limited(
 /// `request_id`); the id is returned in the inner response's `x-request-id`
 /// header, or in the outer one if the answer is a plaintext error.
 pub async fn handle(state: &AppState, enc_request: Bytes) -> Response {
+    with_request_id(state, Framing::Single, |id| async move {
+        handle_timed(state, enc_request, &id).await
+    })
+    .await
+}
+
+/// Runs `handle(request_id)` inside the request's span, records its time,
+/// and tags a plaintext answer with the id: the part both framings share.
+async fn with_request_id<F, Fut>(state: &AppState, framing: Framing, handle: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let request_id = new_request_id();
-    let span = request_span(&request_id, "single");
+    let span = request_span(&request_id, framing.as_str());
     async {
         let received = std::time::Instant::now();
-        let response = handle_timed(state, enc_request, &request_id).await;
+        let response = handle(request_id.clone()).await;
         let took = received.elapsed();
-        state.services.metrics.ohttp_request(Framing::Single, took);
+        state.services.metrics.ohttp_request(framing, took);
         tracing::debug!(
             total_us = took.as_micros() as u64,
             status = response.status().as_u16(),
@@ -289,21 +303,9 @@ struct Head {
 ///
 /// The request id is handled as in [`handle`].
 pub async fn handle_chunked(state: &AppState, body: Body) -> Response {
-    let request_id = new_request_id();
-    let span = request_span(&request_id, "chunked");
-    async {
-        let received = std::time::Instant::now();
-        let response = handle_chunked_timed(state, body, &request_id).await;
-        let took = received.elapsed();
-        state.services.metrics.ohttp_request(Framing::Chunked, took);
-        tracing::debug!(
-            total_us = took.as_micros() as u64,
-            status = response.status().as_u16(),
-            "ohttp request"
-        );
-        tag_outer(response, &request_id)
-    }
-    .instrument(span)
+    with_request_id(state, Framing::Chunked, |id| async move {
+        handle_chunked_timed(state, body, &id).await
+    })
     .await
 }
 

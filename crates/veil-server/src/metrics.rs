@@ -84,6 +84,16 @@ pub enum Framing {
     Chunked,
 }
 
+impl Framing {
+    /// The label value: `single` or `chunked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Framing::Single => "single",
+            Framing::Chunked => "chunked",
+        }
+    }
+}
+
 /// A stage of an inference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
@@ -243,12 +253,10 @@ impl Metrics {
 
     /// Records the total time of one OHTTP request.
     pub fn ohttp_request(&self, framing: Framing, took: Duration) {
-        let framing = match framing {
-            Framing::Single => "single",
-            Framing::Chunked => "chunked",
-        };
         self.ohttp
-            .get_or_create(&FramingLabels { framing })
+            .get_or_create(&FramingLabels {
+                framing: framing.as_str(),
+            })
             .observe(took.as_secs_f64());
     }
 
