@@ -3,8 +3,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+
 use std::time::Duration;
 
 use common::*;
@@ -201,34 +201,6 @@ async fn slow_clients_get_408_while_others_are_served() {
     server.stop();
 }
 
-/// Everything the process logs, at every level.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || LogWriter(sink.clone()))
-            .init();
-        buf
-    })
-    .clone()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn files_under(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -240,13 +212,9 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_secret_payload_leaks_nowhere() {
-    let logs = captured_logs();
+    let logs = captured_logs(LogFormat::Text);
     // 31337.125 + k/2: exact in f32, unmistakable in decimal and in hex.
     let secret: Vec<f32> = (0..16).map(|k| 31337.125 + k as f32 * 0.5).collect();
     let secret_bytes: Vec<u8> = secret.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use common::*;
 use veil_protocol::ErrorCode;
 use veil_protocol::channel::REQUEST_MEDIA_TYPE;
@@ -15,46 +12,13 @@ use veil_protocol::inner::InnerRequest;
 use veil_protocol::oip::{self, InferRequest};
 use veil_tensor::Tensor;
 
-/// Everything the process logs, at every level, as JSON lines (the
-/// subscriber `veil --log-format json` installs, at TRACE).
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || LogWriter(sink.clone()))
-            .init();
-        buf
-    })
-    .clone()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 fn is_request_id(id: &str) -> bool {
     id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_have_ids_in_responses_and_json_logs_without_request_data() {
-    let logs = captured_logs();
+    let logs = captured_logs(LogFormat::Json);
     // 27182.375 + k/4: exact in f32, unmistakable in decimal and in hex.
     let secret: Vec<f32> = (0..16).map(|k| 27182.375 + k as f32 * 0.25).collect();
     let secret_bytes: Vec<u8> = secret.iter().flat_map(|v| v.to_le_bytes()).collect();

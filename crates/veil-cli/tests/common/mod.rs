@@ -131,3 +131,48 @@ pub async fn connect(url: &str, owner: Option<&str>) -> Client {
     opts.owner_token = owner.map(str::to_owned);
     Client::connect(url, opts).await.unwrap()
 }
+
+/// How [`captured_logs`] formats what it captures.
+pub enum LogFormat {
+    /// tracing's human-readable lines, without colours.
+    Text,
+    /// JSON lines, as `veil --log-format json` writes them.
+    Json,
+}
+
+/// Everything this test process logs, at every level (TRACE). The first
+/// call installs the global subscriber, so one test binary uses one format.
+pub fn captured_logs(format: LogFormat) -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let builder = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(sink.clone()));
+        match format {
+            LogFormat::Text => builder.init(),
+            LogFormat::Json => builder.json().init(),
+        }
+        buf
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
