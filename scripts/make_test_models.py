@@ -162,6 +162,48 @@ def external_data_model() -> onnx.ModelProto:
     return model
 
 
+def slow_loop_model() -> onnx.ModelProto:
+    """x: FP32[1, 64], iterations: INT64[] -> y: FP32[64]. Broadcasts x to
+    [2048, 64], then runs `iterations` rounds of v = Tanh(v @ W) in an ONNX
+    Loop and averages the rows: an inference whose run time the caller sets
+    (about 4 M multiply-adds per round), for the graceful-shutdown test."""
+    rng = np.random.default_rng(11)
+    w = (rng.standard_normal((64, 64)) / 8).astype(np.float32)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])
+    iterations = helper.make_tensor_value_info("iterations", TensorProto.INT64, [])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [64])
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("MatMul", ["v_in", "w"], ["vw"]),
+            helper.make_node("Tanh", ["vw"], ["v_out"]),
+        ],
+        "round",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [2048, 64]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [2048, 64]),
+        ],
+    )
+    nodes = [
+        helper.make_node("Expand", ["x", "rows"], ["v0"]),
+        helper.make_node("Loop", ["iterations", "keep_going", "v0"], ["v"], body=body),
+        helper.make_node("ReduceMean", ["v"], ["y"], axes=[0], keepdims=0),
+    ]
+    initializers = [
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(np.array([2048, 64], dtype=np.int64), "rows"),
+        numpy_helper.from_array(np.array(True), "keep_going"),
+    ]
+    return make_model(
+        helper.make_graph(nodes, "slow_loop", [x, iterations], [y], initializer=initializers)
+    )
+
+
 def mlp_expected(model: onnx.ModelProto, weights: dict[str, np.ndarray]) -> dict:
     """Inputs, weights and onnxruntime-python's outputs for the Rust parity test."""
     rng = np.random.default_rng(7)
@@ -210,6 +252,7 @@ def main() -> None:
         "strings.onnx": string_model(),
         "sequence_output.onnx": sequence_output_model(),
         "external_data.onnx": external_data_model(),
+        "slow_loop.onnx": slow_loop_model(),
     }
     for name, model in models.items():
         write(MODELS_DIR / name, model.SerializeToString())
