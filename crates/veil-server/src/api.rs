@@ -271,7 +271,7 @@ async fn upload(
         tracing::error!(error = %e, "cannot write upload");
         ApiError::new(ErrorCode::Internal, "the server could not store the upload")
     };
-    let mut temp = s.registry.store().temp().map_err(internal)?;
+    let mut temp = s.registry.store().temp(&name).map_err(internal)?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
@@ -300,7 +300,7 @@ async fn upload(
     }
     let info = s
         .registry
-        .install(name, temp, hex::encode(hasher.finalize()), size)
+        .install(temp, hex::encode(hasher.finalize()), size)
         .await?;
     Ok(Json(info).into_response())
 }

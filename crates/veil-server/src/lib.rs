@@ -12,7 +12,7 @@
 //! Layout: [`outer`] is the plaintext API (attestation, health, the
 //! ciphertext endpoint); [`gateway`] turns ciphertext into inner requests;
 //! [`api`] serves those (the only place request data is in plaintext);
-//! [`registry`] and [`store`] keep models; [`auth`] checks tokens;
+//! [`registry`] and [`store`] keep models, sealed at rest by [`seal`]; [`auth`] checks tokens;
 //! [`metrics`] counts what happens, without request data.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod model_name;
 pub mod outer;
 pub mod registry;
+pub mod seal;
 pub mod state;
 pub mod store;
 

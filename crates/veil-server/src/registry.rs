@@ -55,12 +55,20 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 impl Registry {
-    /// Opens the store and loads every model in it. A stored model that no
-    /// longer loads is logged and skipped, never deleted.
+    /// Opens the store and loads every model in it. A stored model that
+    /// fails to unseal (changed, truncated, swapped) or no longer loads is
+    /// logged by name and skipped, never served and never deleted.
     pub fn open(engine: Arc<dyn Engine>, store: ModelStore) -> std::io::Result<Self> {
         let mut models = BTreeMap::new();
         for name in store.list()? {
-            let bytes = store.read(&name)?;
+            let bytes = match store.read(&name) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    // Never served, never deleted: the owner decides.
+                    tracing::error!(model = %name, error = %e, "stored model refused; not served");
+                    continue;
+                }
+            };
             match engine.load(&bytes) {
                 Ok(model) => {
                     let served = ServedModel {
@@ -129,20 +137,28 @@ impl Registry {
     }
 
     /// Loads a fully received upload and, if the engine accepts it, installs
-    /// it durably under `name` (replacing any previous model).
+    /// it durably under its name (replacing any previous model).
     pub async fn install(
         &self,
-        name: ModelName,
-        mut temp: TempModel,
+        temp: TempModel,
         sha256: String,
         size_bytes: u64,
     ) -> Result<ModelInfo, ApiError> {
-        temp.finish().map_err(internal)?;
-        let bytes = std::fs::read(temp.path()).map_err(internal)?;
+        let name = temp.name().clone();
         let engine = self.engine.clone();
-        let model = tokio::task::spawn_blocking(move || engine.load(&bytes))
-            .await
-            .map_err(internal)??;
+        // Unsealed into memory only: ONNX Runtime loads from bytes.
+        let (temp, model) = tokio::task::spawn_blocking(move || {
+            let mut temp = temp;
+            let loaded = temp
+                .finish()
+                .map_err(internal)
+                .and_then(|()| temp.unseal().map_err(internal))
+                .and_then(|bytes| engine.load(&bytes).map_err(ApiError::from));
+            (temp, loaded)
+        })
+        .await
+        .map_err(internal)?;
+        let model = model?;
         let served = Arc::new(ServedModel {
             name: name.clone(),
             sha256,
@@ -150,7 +166,7 @@ impl Registry {
             model,
         });
         let _guard = self.writes.lock().await;
-        self.store.commit(temp, &name).map_err(internal)?;
+        self.store.commit(temp).map_err(internal)?;
         if let Ok(mut m) = self.models.write() {
             m.insert(name.clone(), served.clone());
         }

@@ -46,14 +46,26 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the model store under the configured data directory, loads its
-    /// models with `engine`, and generates a fresh gateway key.
+    /// Opens the model store under the configured data directory, sealed
+    /// with the platform's sealing key ([`crate::seal::key_source_for`]),
+    /// loads its models with `engine`, and generates a fresh gateway key.
     pub fn new(
         config: ServerConfig,
         engine: Arc<dyn Engine>,
         producer: Box<dyn EvidenceProducer>,
     ) -> std::io::Result<Self> {
-        let store = ModelStore::open(&config.data_dir)?;
+        let sealing = crate::seal::key_source_for(producer.platform(), &config.data_dir)
+            .map_err(std::io::Error::other)?;
+        let key = sealing.sealing_key().map_err(std::io::Error::other)?;
+        if sealing.hardware_protected() {
+            tracing::info!(source = sealing.name(), "models at rest are sealed");
+        } else {
+            tracing::warn!(
+                source = sealing.name(),
+                "models at rest are sealed under a key that is NOT hardware-protected"
+            );
+        }
+        let store = ModelStore::open(&config.data_dir, key)?;
         let registry = Registry::open(engine, store)?;
         let key = GatewayKey::generate().map_err(std::io::Error::other)?;
         let gates = Gates::new(

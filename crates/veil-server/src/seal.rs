@@ -1,0 +1,570 @@
+//! Models at rest are sealed: encrypted and authenticated with a key that
+//! (on a real TEE) exists only inside it, so that the operator can neither
+//! read the weights nor change, truncate or swap them unnoticed.
+//!
+//! Format of a sealed model file (version 1):
+//!
+//! ```text
+//! header (20 bytes) = "VEILSEAL" | version (1) | nonce prefix (7, random) | chunk size (u32 BE)
+//! chunk*            = AES-256-GCM(chunk of the model) | tag (16)
+//! ```
+//!
+//! The chunks form one STREAM (Hoang, Reyhanitabar, Rogaway, Vizár; the
+//! `aead-stream` crate's big-endian 32-bit counter flavour): every chunk's
+//! nonce carries its position and a last-chunk flag, so reordering,
+//! dropping or appending chunks fails authentication. Every chunk but the
+//! last holds exactly the chunk size; the last holds the rest (possibly
+//! nothing). The whole header is the associated data of every chunk. The
+//! key is derived per model with HKDF-SHA256 from the sealing key and the
+//! model's name, so a file sealed for one name does not open under another.
+//!
+//! Where the sealing key comes from is a [`SealingKeySource`]:
+//! [`KeyFile`] for the `simulated` platform (a file in the data directory,
+//! **not** hardware-protected) and [`SevSnpDerivedKey`] for AMD SEV-SNP (a
+//! key the AMD Secure Processor derives from the guest's launch measurement,
+//! via `MSG_KEY_REQ` on `/dev/sev-guest`). Other platforms have no source
+//! yet, and the server refuses to start on them rather than store models
+//! under a key the operator can read.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use aead_stream::{DecryptorBE32, EncryptorBE32};
+use aes_gcm::{Aes256Gcm, Key, KeyInit};
+use hkdf::Hkdf;
+use rand::RngCore;
+use sha2::Sha256;
+use veil_attest::PlatformKind;
+
+use crate::model_name::ModelName;
+
+/// First bytes of every sealed model file.
+pub const MAGIC: &[u8; 8] = b"VEILSEAL";
+/// The format version this code writes and reads.
+pub const VERSION: u8 = 1;
+/// Plaintext bytes per chunk when sealing.
+pub const CHUNK_BYTES: usize = 1 << 20;
+/// Largest chunk size a reader accepts (bounds what a header can make it allocate).
+const MAX_CHUNK_BYTES: usize = 16 << 20;
+const NONCE_PREFIX_BYTES: usize = 7;
+const TAG_BYTES: usize = 16;
+/// Length of the header.
+pub const HEADER_BYTES: usize = MAGIC.len() + 1 + NONCE_PREFIX_BYTES + 4;
+/// HKDF salt: names this use of the sealing key.
+const KDF_SALT: &[u8] = b"veil/sealed-model/v1";
+
+/// Why a sealed model could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// Reading or writing failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The file does not start with the sealed-model magic.
+    #[error("not a sealed model file")]
+    NotSealed,
+    /// The file is sealed in a format version this server does not read.
+    #[error("sealed model format version {0} is not supported (this server reads {VERSION})")]
+    UnsupportedVersion(u8),
+    /// The file ends before its last chunk: it was truncated.
+    #[error("the sealed model is truncated")]
+    Truncated,
+    /// A chunk failed authentication: the file was changed, truncated at a
+    /// chunk boundary, sealed under another model name, or under another key.
+    #[error(
+        "the sealed model failed authentication (changed, truncated, sealed for another name or under another key)"
+    )]
+    Authentication,
+    /// The header names a chunk size this reader refuses.
+    #[error("the sealed model's header names an invalid chunk size")]
+    BadChunkSize,
+    /// The platform's sealing key could not be obtained.
+    #[error("cannot obtain the sealing key from {source_name}: {reason}")]
+    KeySource {
+        /// Which source failed.
+        source_name: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// No sealing key source is built for this platform.
+    #[error(
+        "no sealing key source is built for platform `{0}`: models at rest cannot be sealed there, so the server refuses to start"
+    )]
+    NoKeySource(PlatformKind),
+}
+
+/// The 32-byte key from which every model's sealing key is derived.
+#[derive(Clone)]
+pub struct SealingKey([u8; 32]);
+
+impl SealingKey {
+    /// Wraps raw key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        SealingKey(bytes)
+    }
+
+    /// The AES-256-GCM key for model `name`: HKDF-SHA256 over the sealing
+    /// key, with the model name as context, so a file cannot move between names.
+    fn model_key(&self, name: &ModelName) -> Key<Aes256Gcm> {
+        let hkdf = Hkdf::<Sha256>::new(Some(KDF_SALT), &self.0);
+        let mut okm = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.
+        if hkdf.expand(name.as_str().as_bytes(), &mut okm).is_err() {
+            unreachable!("HKDF-SHA256 can expand 32 bytes");
+        }
+        Key::<Aes256Gcm>::from(okm)
+    }
+}
+
+impl fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealingKey(..)")
+    }
+}
+
+/// Where the sealing key comes from.
+pub trait SealingKeySource: Send + Sync {
+    /// A short name for logs and errors.
+    fn name(&self) -> &'static str;
+    /// Whether the key is protected by hardware (false for a key file).
+    fn hardware_protected(&self) -> bool;
+    /// Obtains the key.
+    fn sealing_key(&self) -> Result<SealingKey, SealError>;
+}
+
+/// The sealing key source for `platform`, with `data_dir` for those that
+/// keep state there.
+pub fn key_source_for(
+    platform: PlatformKind,
+    data_dir: &Path,
+) -> Result<Box<dyn SealingKeySource>, SealError> {
+    match platform {
+        PlatformKind::Simulated => Ok(Box::new(KeyFile::in_data_dir(data_dir))),
+        PlatformKind::SevSnp => Ok(Box::new(SevSnpDerivedKey)),
+        other => Err(SealError::NoKeySource(other)),
+    }
+}
+
+/// The `simulated` platform's sealing key: 32 random bytes in
+/// `DATA_DIR/sealing-key` (mode 0600), created on first start. **Not
+/// hardware-protected**: whoever can read the data directory can unseal the
+/// models. It still makes the store detect changed, truncated and swapped files.
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    path: PathBuf,
+}
+
+impl KeyFile {
+    /// The key file `DATA_DIR/sealing-key`.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        KeyFile {
+            path: data_dir.join("sealing-key"),
+        }
+    }
+
+    fn create(&self) -> io::Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir)?;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        // Written beside, then renamed: a crash never leaves a short key file.
+        let tmp = self.path.with_extension("new");
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &self.path)?;
+        File::open(dir)?.sync_all()
+    }
+}
+
+impl SealingKeySource for KeyFile {
+    fn name(&self) -> &'static str {
+        "the data directory's key file (simulated platform, not hardware-protected)"
+    }
+
+    fn hardware_protected(&self) -> bool {
+        false
+    }
+
+    fn sealing_key(&self) -> Result<SealingKey, SealError> {
+        let failed = |reason: String| SealError::KeySource {
+            source_name: "sealing-key file",
+            reason,
+        };
+        if !self.path.exists() {
+            self.create()
+                .map_err(|e| failed(format!("cannot create {}: {e}", self.path.display())))?;
+            tracing::info!(path = %self.path.display(), "generated the sealing key file");
+        }
+        let bytes = fs::read(&self.path)
+            .map_err(|e| failed(format!("cannot read {}: {e}", self.path.display())))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            failed(format!(
+                "{} holds {} bytes, not 32; it is never overwritten, since the models sealed under it would be lost",
+                self.path.display(),
+                b.len()
+            ))
+        })?;
+        Ok(SealingKey(key))
+    }
+}
+
+/// AMD SEV-SNP: a key derived by the AMD Secure Processor (`MSG_KEY_REQ`
+/// through `/dev/sev-guest`) from the chip's VCEK root, mixed with the
+/// guest's launch measurement and policy. Only this server build, launched
+/// with this policy on this chip, obtains it: a server built from other code
+/// cannot unseal the models (owners re-upload after an upgrade). Not yet run
+/// on SEV-SNP hardware.
+#[derive(Debug, Clone, Copy)]
+pub struct SevSnpDerivedKey;
+
+impl SealingKeySource for SevSnpDerivedKey {
+    fn name(&self) -> &'static str {
+        "the AMD SEV-SNP derived key (MSG_KEY_REQ)"
+    }
+
+    fn hardware_protected(&self) -> bool {
+        true
+    }
+
+    fn sealing_key(&self) -> Result<SealingKey, SealError> {
+        use sev::firmware::guest::{DerivedKey, Firmware, GuestFieldSelect};
+        let failed = |reason: String| SealError::KeySource {
+            source_name: "/dev/sev-guest",
+            reason,
+        };
+        let mut fw = Firmware::open().map_err(|e| failed(format!("cannot open: {e}")))?;
+        let mut fields = GuestFieldSelect::default();
+        fields.set_measurement(true);
+        fields.set_guest_policy(true);
+        // Root key VCEK, VMPL 0, guest SVN and TCB 0; message version 1
+        // (version 2 also mixes a launch mitigation vector we do not set).
+        let request = DerivedKey::new(false, fields, 0, 0, 0, None);
+        let key = fw
+            .get_derived_key(Some(1), request)
+            .map_err(|e| failed(format!("MSG_KEY_REQ failed: {e}")))?;
+        Ok(SealingKey(key))
+    }
+}
+
+fn header(nonce_prefix: &[u8; NONCE_PREFIX_BYTES], chunk_bytes: u32) -> [u8; HEADER_BYTES] {
+    let mut h = [0u8; HEADER_BYTES];
+    h[..8].copy_from_slice(MAGIC);
+    h[8] = VERSION;
+    h[9..16].copy_from_slice(nonce_prefix);
+    h[16..].copy_from_slice(&chunk_bytes.to_be_bytes());
+    h
+}
+
+/// Seals a model as it is written: plaintext in through [`Sealer::write_all`],
+/// sealed chunks out to `W`, the last chunk at [`Sealer::finish`]. A sealer
+/// dropped before `finish` leaves a file that never opens (no last chunk).
+pub struct Sealer<W: Write> {
+    encryptor: EncryptorBE32<Aes256Gcm>,
+    header: [u8; HEADER_BYTES],
+    buffer: Vec<u8>,
+    out: W,
+}
+
+impl<W: Write> Sealer<W> {
+    /// Starts sealing model `name` under `key` into `out` (writes the header).
+    pub fn new(key: &SealingKey, name: &ModelName, mut out: W) -> io::Result<Self> {
+        let mut nonce_prefix = [0u8; NONCE_PREFIX_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce_prefix);
+        // CHUNK_BYTES is 1 MiB: it fits a u32.
+        let header = header(&nonce_prefix, CHUNK_BYTES as u32);
+        out.write_all(&header)?;
+        let cipher = Aes256Gcm::new(&key.model_key(name));
+        Ok(Sealer {
+            encryptor: EncryptorBE32::from_aead(cipher, &nonce_prefix.into()),
+            header,
+            buffer: Vec::with_capacity(CHUNK_BYTES + TAG_BYTES),
+            out,
+        })
+    }
+
+    /// Seals `bytes` (buffered up to one chunk).
+    pub fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if self.buffer.len() == CHUNK_BYTES {
+                // More follows, so this full chunk is not the last.
+                self.encryptor
+                    .encrypt_next_in_place(&self.header, &mut self.buffer)
+                    .map_err(|_| io::Error::other("the STREAM counter is exhausted"))?;
+                self.out.write_all(&self.buffer)?;
+                self.buffer.clear();
+            }
+            let take = (CHUNK_BYTES - self.buffer.len()).min(bytes.len());
+            self.buffer.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+        }
+        Ok(())
+    }
+
+    /// Seals what is buffered as the last chunk and returns the writer
+    /// (not flushed or synced: the caller decides).
+    pub fn finish(self) -> io::Result<W> {
+        let Sealer {
+            encryptor,
+            header,
+            mut buffer,
+            mut out,
+        } = self;
+        encryptor
+            .encrypt_last_in_place(&header, &mut buffer)
+            .map_err(|_| io::Error::other("cannot seal the last chunk"))?;
+        out.write_all(&buffer)?;
+        Ok(out)
+    }
+}
+
+/// Reads as many bytes as `buf` holds unless the input ends first; returns
+/// how many were read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Opens a sealed model: checks the header and every chunk, and returns the
+/// plaintext only if all of it authenticates, the last chunk included.
+pub fn unseal(key: &SealingKey, name: &ModelName, input: impl Read) -> Result<Vec<u8>, SealError> {
+    let mut input = BufReader::with_capacity(64 << 10, input);
+    let mut header = [0u8; HEADER_BYTES];
+    let got = read_up_to(&mut input, &mut header)?;
+    if got < MAGIC.len() || header[..MAGIC.len()] != MAGIC[..] {
+        return Err(if got < MAGIC.len() && MAGIC.starts_with(&header[..got]) {
+            SealError::Truncated
+        } else {
+            SealError::NotSealed
+        });
+    }
+    if got < HEADER_BYTES {
+        return Err(SealError::Truncated);
+    }
+    if header[8] != VERSION {
+        return Err(SealError::UnsupportedVersion(header[8]));
+    }
+    let mut nonce_prefix = [0u8; NONCE_PREFIX_BYTES];
+    nonce_prefix.copy_from_slice(&header[9..16]);
+    let mut chunk_field = [0u8; 4];
+    chunk_field.copy_from_slice(&header[16..]);
+    let chunk_bytes = u32::from_be_bytes(chunk_field) as usize;
+    if chunk_bytes == 0 || chunk_bytes > MAX_CHUNK_BYTES {
+        return Err(SealError::BadChunkSize);
+    }
+    let cipher = Aes256Gcm::new(&key.model_key(name));
+    let mut decryptor = DecryptorBE32::from_aead(cipher, &nonce_prefix.into());
+    let mut plaintext = Vec::new();
+    let mut chunk = vec![0u8; chunk_bytes + TAG_BYTES];
+    loop {
+        let n = read_up_to(&mut input, &mut chunk)?;
+        if n < TAG_BYTES {
+            // Every STREAM ends with a last chunk of at least its tag.
+            return Err(SealError::Truncated);
+        }
+        let last = n < chunk.len() || input.fill_buf()?.is_empty();
+        let mut buffer = chunk[..n].to_vec();
+        if last {
+            decryptor
+                .decrypt_last_in_place(&header, &mut buffer)
+                .map_err(|_| SealError::Authentication)?;
+            plaintext.extend_from_slice(&buffer);
+            return Ok(plaintext);
+        }
+        decryptor
+            .decrypt_next_in_place(&header, &mut buffer)
+            .map_err(|_| SealError::Authentication)?;
+        plaintext.extend_from_slice(&buffer);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> SealingKey {
+        SealingKey([byte; 32])
+    }
+
+    fn name(s: &str) -> ModelName {
+        ModelName::new(s).unwrap()
+    }
+
+    fn seal(key: &SealingKey, name: &ModelName, plaintext: &[u8], writes: usize) -> Vec<u8> {
+        let mut sealer = Sealer::new(key, name, Vec::new()).unwrap();
+        for part in plaintext.chunks(writes.max(1)) {
+            sealer.write_all(part).unwrap();
+        }
+        sealer.finish().unwrap()
+    }
+
+    /// 2.5 chunks of varied bytes: two full chunks and a short last one.
+    fn model() -> Vec<u8> {
+        (0..CHUNK_BYTES * 5 / 2)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn round_trips_every_size_around_chunk_boundaries() {
+        let k = key(1);
+        let n = name("m");
+        for len in [
+            0,
+            1,
+            CHUNK_BYTES - 1,
+            CHUNK_BYTES,
+            CHUNK_BYTES + 1,
+            2 * CHUNK_BYTES,
+        ] {
+            let plain: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            for writes in [4096, 1 << 20, 3 << 20] {
+                let sealed = seal(&k, &n, &plain, writes);
+                assert_eq!(unseal(&k, &n, &sealed[..]).unwrap(), plain, "len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_sealed_file_does_not_contain_the_plaintext() {
+        let plain = b"recognisable weights recognisable weights".repeat(100);
+        let sealed = seal(&key(1), &name("m"), &plain, 4096);
+        assert!(!sealed.windows(20).any(|w| w == &plain[..20]));
+    }
+
+    #[test]
+    fn refuses_a_flipped_byte_anywhere() {
+        let k = key(1);
+        let n = name("m");
+        let sealed = seal(&k, &n, &model(), 1 << 16);
+        let full = CHUNK_BYTES + TAG_BYTES;
+        let spots = [
+            ("version", 8),
+            ("nonce prefix", 10),
+            ("chunk size", 17),
+            ("first chunk", HEADER_BYTES + 5),
+            ("first chunk's tag", HEADER_BYTES + full - 1),
+            ("second chunk", HEADER_BYTES + full + 1000),
+            ("last chunk", sealed.len() - TAG_BYTES - 1),
+            ("last tag", sealed.len() - 1),
+        ];
+        for (what, at) in spots {
+            let mut bad = sealed.clone();
+            bad[at] ^= 0x01;
+            assert!(unseal(&k, &n, &bad[..]).is_err(), "flipped {what}");
+        }
+        let mut bad = sealed.clone();
+        bad[0] ^= 0x01;
+        assert!(matches!(
+            unseal(&k, &n, &bad[..]),
+            Err(SealError::NotSealed)
+        ));
+    }
+
+    #[test]
+    fn refuses_a_file_missing_its_last_chunk_or_cut_anywhere() {
+        let k = key(1);
+        let n = name("m");
+        let sealed = seal(&k, &n, &model(), 1 << 16);
+        let full = CHUNK_BYTES + TAG_BYTES;
+        // Dropping the last chunk leaves a stream whose final chunk was
+        // sealed as "not last": STREAM's last-chunk flag catches it.
+        let without_last = &sealed[..HEADER_BYTES + 2 * full];
+        assert!(matches!(
+            unseal(&k, &n, without_last),
+            Err(SealError::Authentication)
+        ));
+        for cut in [
+            0,
+            5,
+            HEADER_BYTES,
+            HEADER_BYTES + 10,
+            HEADER_BYTES + full,
+            sealed.len() - 1,
+        ] {
+            assert!(unseal(&k, &n, &sealed[..cut]).is_err(), "cut at {cut}");
+        }
+        // Nor may anything be appended.
+        let mut longer = sealed.clone();
+        longer.extend_from_slice(&[0; TAG_BYTES]);
+        assert!(unseal(&k, &n, &longer[..]).is_err());
+    }
+
+    #[test]
+    fn refuses_a_file_sealed_for_another_name_or_under_another_key() {
+        let k = key(1);
+        let sealed = seal(&k, &name("alpha"), b"alpha weights", 4096);
+        assert!(matches!(
+            unseal(&k, &name("beta"), &sealed[..]),
+            Err(SealError::Authentication)
+        ));
+        assert!(matches!(
+            unseal(&key(2), &name("alpha"), &sealed[..]),
+            Err(SealError::Authentication)
+        ));
+    }
+
+    #[test]
+    fn refuses_chunks_swapped_between_two_files_of_one_name() {
+        let k = key(1);
+        let n = name("m");
+        let a = seal(&k, &n, &model(), 1 << 16);
+        let b = seal(&k, &n, &model(), 1 << 16);
+        let full = CHUNK_BYTES + TAG_BYTES;
+        let mut mixed = a.clone();
+        mixed[HEADER_BYTES..HEADER_BYTES + full]
+            .copy_from_slice(&b[HEADER_BYTES..HEADER_BYTES + full]);
+        assert!(unseal(&k, &n, &mixed[..]).is_err());
+    }
+
+    #[test]
+    fn key_file_is_created_once_with_mode_0600_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let source = KeyFile::in_data_dir(dir.path());
+        assert!(!source.hardware_protected());
+        let first = source.sealing_key().unwrap();
+        let meta = fs::metadata(dir.path().join("sealing-key")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(meta.len(), 32);
+        let again = source.sealing_key().unwrap();
+        assert_eq!(first.0, again.0);
+    }
+
+    #[test]
+    fn a_short_key_file_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("sealing-key"), b"short").unwrap();
+        let err = KeyFile::in_data_dir(dir.path()).sealing_key().unwrap_err();
+        assert!(err.to_string().contains("5 bytes"), "{err}");
+        assert_eq!(fs::read(dir.path().join("sealing-key")).unwrap(), b"short");
+    }
+
+    #[test]
+    fn platforms_without_a_key_source_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for p in [PlatformKind::Tdx, PlatformKind::Sgx, PlatformKind::Nitro] {
+            assert!(matches!(
+                key_source_for(p, dir.path()),
+                Err(SealError::NoKeySource(_))
+            ));
+        }
+    }
+}
