@@ -18,4 +18,4 @@ scripts/install_python_sdk.sh
 echo "== stubtest: python/veil/_native.pyi matches the built module"
 (cd python && ../.venv/bin/python -m mypy.stubtest veil._native)
 target_dir=$(cargo metadata --format-version 1 --no-deps | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-VEIL_BIN="$target_dir/debug/veil" .venv/bin/python -m pytest python/tests examples -q
+VEIL_BIN="$target_dir/debug/veil" .venv/bin/python -m pytest python/tests examples deploy/kubernetes -q
