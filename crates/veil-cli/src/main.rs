@@ -11,6 +11,9 @@ use veil_attest::Policy;
 use veil_client::{Client, ConnectOptions};
 use veil_protocol::oip::{InferRequest, RequestedOutput};
 
+use crate::config_file::LogFormat;
+
+mod config_file;
 mod npy;
 mod proxy;
 mod rfc3339;
@@ -27,25 +30,11 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log format on stderr: `text` (human-readable) or `json` (one JSON
-    /// object per line, with the span fields such as `request_id`). The
+    /// object per line, with the span fields such as `request_id`)
+    /// [default: text, or `log_format` of `veil serve --config`]. The
     /// level is set by RUST_LOG (default `info`).
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value = "text",
-        env = "VEIL_LOG_FORMAT"
-    )]
-    log_format: LogFormat,
-}
-
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
+    #[arg(long, global = true, value_enum, env = "VEIL_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,7 +203,7 @@ fn output_path(dir: &Path, name: &str) -> PathBuf {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(_) => unreachable!("handled in main: its configuration sets the log format"),
         Command::Attest { conn, json, save } => {
             let client = conn.connect().await?;
             let claims = client.attestation();
@@ -327,27 +316,50 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+fn init_logs(format: LogFormat) {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr);
-    match cli.log_format {
+    match format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
-    if let Command::Verify(args) = &cli.command {
-        return verify::run(args);
-    }
-    match run(cli).await {
+}
+
+fn exit_code(result: Result<()>) -> std::process::ExitCode {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `veil serve`: the configuration is resolved before logging starts, since
+/// it may set the log format. `--check-config` prints it and stops there.
+async fn serve_main(args: &serve::ServeArgs, log_format: Option<LogFormat>) -> Result<()> {
+    let config = args.resolve(log_format)?;
+    if args.check_config {
+        print!("{}", config.to_redacted_toml()?);
+        return Ok(());
+    }
+    init_logs(config.log_format);
+    serve::run(config).await
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Command::Serve(args) = &cli.command {
+        return exit_code(serve_main(args, cli.log_format).await);
+    }
+    init_logs(cli.log_format.unwrap_or_default());
+    if let Command::Verify(args) = &cli.command {
+        return verify::run(args);
+    }
+    exit_code(run(cli).await)
 }

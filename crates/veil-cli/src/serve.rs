@@ -1,55 +1,60 @@
-//! `veil serve`: start the server.
+//! `veil serve`: start the server, and drain it on SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use anyhow::{Context, Result, bail};
+use clap::Args;
 use rand::RngCore;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use veil_attest::{EvidenceProducer, Measurement, PlatformKind, ReportData, SimulatedProducer};
 use veil_engine::{OrtConfig, OrtEngine, find_onnxruntime_library};
 use veil_server::auth::TokenHash;
-use veil_server::{AppState, Limits, ServerConfig};
+use veil_server::{AppState, ServerConfig};
 use veil_tee::{
-    ConfigfsTsm, ConfigfsTsmProducer, DEFAULT_CONFIGFS_ROOT, SnpCertificates, TdxCollateral,
-    TsmProvider, unverified_measurement,
+    ConfigfsTsm, ConfigfsTsmProducer, SnpCertificates, TdxCollateral, TsmProvider,
+    unverified_measurement,
 };
 
-/// Which TEE platform produces evidence.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum PlatformArg {
-    /// No TEE: evidence in the SEV-SNP report format signed by a key this
-    /// process generates. For development and tests only; clients refuse it
-    /// unless told to allow simulation.
-    Simulated,
-    /// AMD SEV-SNP confidential VM: reports through Linux configfs-tsm
-    /// (provider `sev_guest`), VCEK chain from the host or --snp-certs.
-    SevSnp,
-    /// Intel TDX confidential VM: quotes through Linux configfs-tsm
-    /// (provider `tdx_guest`), Intel collateral from --tdx-collateral.
-    Tdx,
-    /// Whichever of `sev-snp` or `tdx` configfs-tsm reports. Never falls
-    /// back to `simulated`: without a TEE it fails, naming what it looked for.
-    Auto,
-}
+use crate::config_file::{LogFormat, PlatformConfig, ServeConfig, TeePlatform};
 
-/// Arguments of `veil serve`.
+/// Arguments of `veil serve`. Every setting is optional here: one given by
+/// flag or `VEIL_*` variable overrides the configuration file, which
+/// overrides the defaults (docs/configuration.md).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8443", env = "VEIL_LISTEN")]
-    listen: SocketAddr,
-    /// Data directory: stored models, and the generated owner token.
-    #[arg(long, default_value = "./veil-data", env = "VEIL_DATA_DIR")]
-    data_dir: PathBuf,
-    /// TEE platform.
-    #[arg(long, value_enum, default_value = "simulated", env = "VEIL_PLATFORM")]
-    platform: PlatformArg,
+    /// Configuration file (TOML, see veil.example.toml); flags and VEIL_*
+    /// variables override its values.
+    #[arg(long, value_name = "FILE", env = "VEIL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Validate the configuration, print it (token hashes redacted) as TOML
+    /// and exit, without starting the server.
+    #[arg(long)]
+    pub check_config: bool,
+    /// Address of the outer API [default: 127.0.0.1:8443].
+    #[arg(long, value_name = "ADDR", env = "VEIL_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Data directory: stored models, and the generated owner token
+    /// [default: ./veil-data].
+    #[arg(long, value_name = "DIR", env = "VEIL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Also serve /metrics and the health routes on this address (off by
+    /// default; /metrics stays on the outer API too).
+    #[arg(long, value_name = "ADDR", env = "VEIL_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Seconds that requests in flight get to finish after SIGTERM or
+    /// Ctrl-C; past it the server exits with status 1 [default: 30].
+    #[arg(long, value_name = "SECONDS", env = "VEIL_DRAIN_TIMEOUT")]
+    drain_timeout: Option<u64>,
+    /// TEE platform [default: simulated].
+    #[arg(long, value_enum, env = "VEIL_PLATFORM")]
+    platform: Option<TeePlatform>,
     /// Where configfs is mounted (configfs-tsm reports live under
-    /// CONFIGFS/tsm/report).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_CONFIGFS_ROOT)]
-    configfs_root: PathBuf,
+    /// CONFIGFS/tsm/report) [default: /sys/kernel/config].
+    #[arg(long, value_name = "DIR", env = "VEIL_CONFIGFS_ROOT")]
+    configfs_root: Option<PathBuf>,
     /// SEV-SNP: a directory with the chip's VCEK chain from AMD KDS
     /// (vcek.der or vcek.pem, ask.pem, optionally ark.pem), used when the
     /// host supplies no certificates. Veil does not fetch from AMD KDS.
@@ -67,7 +72,7 @@ pub struct ServeArgs {
         env = "VEIL_OWNER_TOKEN_SHA256",
         value_delimiter = ','
     )]
-    owner_tokens: Vec<TokenHash>,
+    owner_tokens: Option<Vec<TokenHash>>,
     /// SHA-256 (hex) of an API key allowed to run inference (repeatable).
     /// Without any, inference is open to every client that verified the server.
     #[arg(
@@ -76,34 +81,91 @@ pub struct ServeArgs {
         env = "VEIL_API_KEY_SHA256",
         value_delimiter = ','
     )]
-    api_keys: Vec<TokenHash>,
-    /// ONNX Runtime intra-op threads per session (0 = ONNX Runtime's default).
-    #[arg(long, default_value_t = 0)]
-    intra_op_threads: usize,
-    /// ONNX Runtime sessions per model: concurrent runs of one model.
-    #[arg(long, default_value_t = 2)]
-    sessions_per_model: usize,
-    /// Largest encapsulated request in bytes (inference and management calls).
-    #[arg(long, default_value_t = Limits::default().max_request_bytes)]
-    max_request_bytes: usize,
-    /// Largest model upload in bytes.
-    #[arg(long, default_value_t = Limits::default().max_model_bytes)]
-    max_model_bytes: u64,
-    /// Largest number of elements in one input tensor.
-    #[arg(long, default_value_t = Limits::default().max_tensor_elements)]
-    max_tensor_elements: usize,
+    api_keys: Option<Vec<TokenHash>>,
+    /// ONNX Runtime intra-op threads per session (0 = ONNX Runtime's
+    /// default) [default: 0].
+    #[arg(long, value_name = "N", env = "VEIL_INTRA_OP_THREADS")]
+    intra_op_threads: Option<usize>,
+    /// ONNX Runtime sessions per model: concurrent runs of one model [default: 2].
+    #[arg(long, value_name = "N", env = "VEIL_SESSIONS_PER_MODEL")]
+    sessions_per_model: Option<usize>,
+    /// Largest encapsulated request in bytes (inference and management
+    /// calls) [default: 67108864].
+    #[arg(long, value_name = "BYTES", env = "VEIL_MAX_REQUEST_BYTES")]
+    max_request_bytes: Option<usize>,
+    /// Largest model upload in bytes [default: 2147483648].
+    #[arg(long, value_name = "BYTES", env = "VEIL_MAX_MODEL_BYTES")]
+    max_model_bytes: Option<u64>,
+    /// Largest number of elements in one input tensor [default: 67108864].
+    #[arg(long, value_name = "N", env = "VEIL_MAX_TENSOR_ELEMENTS")]
+    max_tensor_elements: Option<usize>,
     /// Inferences of one model that run at once (default: --sessions-per-model).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "VEIL_MAX_CONCURRENT_INFERENCES")]
     max_concurrent_inferences: Option<usize>,
-    /// Inferences of one model that may wait; beyond that, 503 with Retry-After.
-    #[arg(long, value_name = "N", default_value_t = Limits::default().max_queued_inferences_per_model)]
-    max_queued_inferences: usize,
-    /// Seconds allowed to receive a request body (chunked: the longest pause); then 408.
-    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().request_read_timeout.as_secs())]
-    request_read_timeout: u64,
+    /// Inferences of one model that may wait; beyond that, 503 with
+    /// Retry-After [default: 32].
+    #[arg(long, value_name = "N", env = "VEIL_MAX_QUEUED_INFERENCES")]
+    max_queued_inferences: Option<usize>,
+    /// Seconds allowed to receive a request body (chunked: the longest
+    /// pause); then 408 [default: 60].
+    #[arg(long, value_name = "SECONDS", env = "VEIL_REQUEST_READ_TIMEOUT")]
+    request_read_timeout: Option<u64>,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, else the project's .venv).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "VEIL_ORT_LIBRARY")]
     ort_library: Option<PathBuf>,
+}
+
+/// Overwrites `slot` with `given` if a flag or variable gave it.
+fn overlay<T: Clone>(slot: &mut T, given: &Option<T>) {
+    if let Some(value) = given {
+        *slot = value.clone();
+    }
+}
+
+/// Like [`overlay`], for settings that are optional in the configuration.
+fn overlay_option<T: Clone>(slot: &mut Option<T>, given: &Option<T>) {
+    if given.is_some() {
+        slot.clone_from(given);
+    }
+}
+
+impl ServeArgs {
+    /// The effective configuration: the defaults, then the file given by
+    /// `--config`, then every setting given by flag or `VEIL_*` variable
+    /// (clap already ranks a flag over its variable). `log_format` is the
+    /// global `--log-format`, if given.
+    pub fn resolve(&self, log_format: Option<LogFormat>) -> Result<ServeConfig> {
+        let mut c = match &self.config {
+            Some(path) => ServeConfig::from_file(path)?,
+            None => ServeConfig::default(),
+        };
+        overlay(&mut c.listen, &self.listen);
+        overlay(&mut c.data_dir, &self.data_dir);
+        overlay_option(&mut c.metrics_listen, &self.metrics_listen);
+        overlay(&mut c.log_format, &log_format);
+        overlay(&mut c.drain_timeout, &self.drain_timeout);
+        overlay_option(&mut c.ort_library, &self.ort_library);
+        let p = &mut c.platform;
+        overlay(&mut p.kind, &self.platform);
+        overlay(&mut p.configfs_root, &self.configfs_root);
+        overlay_option(&mut p.snp_certs, &self.snp_certs);
+        overlay_option(&mut p.tdx_collateral, &self.tdx_collateral);
+        overlay(&mut c.auth.owner_token_sha256, &self.owner_tokens);
+        overlay(&mut c.auth.api_key_sha256, &self.api_keys);
+        let l = &mut c.limits;
+        overlay(&mut l.max_request_bytes, &self.max_request_bytes);
+        overlay(&mut l.max_model_bytes, &self.max_model_bytes);
+        overlay(&mut l.max_tensor_elements, &self.max_tensor_elements);
+        overlay_option(
+            &mut l.max_concurrent_inferences,
+            &self.max_concurrent_inferences,
+        );
+        overlay(&mut l.max_queued_inferences, &self.max_queued_inferences);
+        overlay(&mut l.request_read_timeout, &self.request_read_timeout);
+        overlay(&mut c.engine.intra_op_threads, &self.intra_op_threads);
+        overlay(&mut c.engine.sessions_per_model, &self.sessions_per_model);
+        c.finish()
+    }
 }
 
 /// Reads DATA_DIR/owner-token, creating it (mode 0600) with a random token if absent.
@@ -145,13 +207,13 @@ fn search_roots() -> Vec<PathBuf> {
     roots
 }
 
-/// The evidence producer for `--platform`, checked by producing one report
-/// at start-up so that a missing interface or endorsement fails here, not at
-/// the first client.
-fn evidence_producer(args: &ServeArgs) -> Result<Box<dyn EvidenceProducer>> {
-    let tsm = ConfigfsTsm::new(&args.configfs_root);
-    let provider = match args.platform {
-        PlatformArg::Simulated => {
+/// The evidence producer for the configured platform, checked by producing
+/// one report at start-up so that a missing interface or endorsement fails
+/// here, not at the first client.
+fn evidence_producer(platform: &PlatformConfig) -> Result<Box<dyn EvidenceProducer>> {
+    let tsm = ConfigfsTsm::new(&platform.configfs_root);
+    let provider = match platform.kind {
+        TeePlatform::Simulated => {
             let measurement = veil_server::measurement::executable_measurement()
                 .context("cannot hash the server executable")?;
             tracing::warn!(
@@ -160,9 +222,9 @@ fn evidence_producer(args: &ServeArgs) -> Result<Box<dyn EvidenceProducer>> {
             tracing::info!(%measurement, "measurement (SHA-384 of this executable)");
             return Ok(Box::new(SimulatedProducer::generate(measurement)));
         }
-        PlatformArg::SevSnp => TsmProvider::SevGuest,
-        PlatformArg::Tdx => TsmProvider::TdxGuest,
-        PlatformArg::Auto => tsm.provider().with_context(|| {
+        TeePlatform::SevSnp => TsmProvider::SevGuest,
+        TeePlatform::Tdx => TsmProvider::TdxGuest,
+        TeePlatform::Auto => tsm.provider().with_context(|| {
             format!(
                 "--platform auto found no TEE: it looked for a configfs-tsm provider \
                  (sev_guest or tdx_guest) under {}; it never falls back to simulation \
@@ -175,10 +237,10 @@ fn evidence_producer(args: &ServeArgs) -> Result<Box<dyn EvidenceProducer>> {
     tsm.check_interface()?;
     let producer = match provider {
         TsmProvider::SevGuest => {
-            if args.tdx_collateral.is_some() {
+            if platform.tdx_collateral.is_some() {
                 tracing::warn!("--tdx-collateral ignored: the platform is sev-snp");
             }
-            let certs = args
+            let certs = platform
                 .snp_certs
                 .as_deref()
                 .map(SnpCertificates::from_dir)
@@ -186,21 +248,21 @@ fn evidence_producer(args: &ServeArgs) -> Result<Box<dyn EvidenceProducer>> {
             ConfigfsTsmProducer::sev_snp(tsm, certs)?
         }
         TsmProvider::TdxGuest => {
-            if args.snp_certs.is_some() {
+            if platform.snp_certs.is_some() {
                 tracing::warn!("--snp-certs ignored: the platform is tdx");
             }
-            let path = args.tdx_collateral.as_deref().context(
+            let path = platform.tdx_collateral.as_deref().context(
                 "platform tdx needs --tdx-collateral FILE: the Intel PCS collateral \
                  (QuoteCollateralV3 JSON) for this platform; Veil does not fetch it from Intel PCS",
             )?;
             ConfigfsTsmProducer::tdx(tsm, TdxCollateral::from_file(path)?)?
         }
     };
-    let platform = producer.platform();
+    let kind = producer.platform();
     let probe = producer
         .produce_evidence(&ReportData([0; 64]))
-        .with_context(|| format!("cannot produce {platform} evidence at start-up"))?;
-    log_hardware_measurement(platform, unverified_measurement(platform, &probe.report));
+        .with_context(|| format!("cannot produce {kind} evidence at start-up"))?;
+    log_hardware_measurement(kind, unverified_measurement(kind, &probe.report));
     Ok(Box::new(producer))
 }
 
@@ -219,65 +281,154 @@ fn log_hardware_measurement(platform: PlatformKind, measurement: Option<Measurem
     }
 }
 
-/// Runs the server until Ctrl-C or SIGTERM.
-pub async fn run(args: ServeArgs) -> Result<()> {
-    let producer = evidence_producer(&args)?;
-    let library = match &args.ort_library {
+/// The server-side settings of `config`, with the generated owner token
+/// if the configuration names none.
+fn server_config(config: &ServeConfig) -> Result<ServerConfig> {
+    let mut server = ServerConfig::new(config.listen, config.data_dir.clone());
+    server.owner_tokens = config.auth.owner_token_sha256.clone();
+    server.api_keys = config.auth.api_key_sha256.clone();
+    let (l, limits) = (&config.limits, &mut server.limits);
+    limits.max_request_bytes = l.max_request_bytes;
+    limits.max_model_bytes = l.max_model_bytes;
+    limits.max_tensor_elements = l.max_tensor_elements;
+    limits.max_concurrent_inferences_per_model = l
+        .max_concurrent_inferences
+        .unwrap_or(config.engine.sessions_per_model);
+    limits.max_queued_inferences_per_model = l.max_queued_inferences;
+    limits.request_read_timeout = Duration::from_secs(l.request_read_timeout);
+    if server.owner_tokens.is_empty() {
+        let (path, token) = generated_owner_token(&config.data_dir)?;
+        server.owner_tokens.push(TokenHash::of(&token));
+        tracing::info!(path = %path.display(), "owner token (no owner_token_sha256 configured)");
+    }
+    Ok(server)
+}
+
+/// SIGTERM and Ctrl-C (SIGINT), listened to from start-up on, so that a
+/// signal that arrives early drains instead of killing the process.
+struct ShutdownSignals {
+    term: Signal,
+    interrupt: Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> Result<Self> {
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+        })
+    }
+
+    /// Waits for the next signal and returns its name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
+}
+
+async fn bind(address: SocketAddr, what: &str) -> Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} ({what})"))?;
+    tracing::info!(address = %listener.local_addr()?, "{what} listening");
+    Ok(listener)
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains it: readiness turns
+/// false, the listener closes (new connections are refused), requests in
+/// flight get `drain_timeout` seconds to finish. Returns an error if the
+/// drain timed out or a second signal cut it short.
+pub async fn run(config: ServeConfig) -> Result<()> {
+    let mut signals = ShutdownSignals::install()?;
+    let producer = evidence_producer(&config.platform)?;
+    let library = match &config.ort_library {
         Some(p) => p.clone(),
         None => find_onnxruntime_library(&search_roots())?,
     };
     let mut ort = OrtConfig::new(library.clone());
-    ort.intra_op_threads = args.intra_op_threads;
-    ort.sessions_per_model = args.sessions_per_model;
+    ort.intra_op_threads = config.engine.intra_op_threads;
+    ort.sessions_per_model = config.engine.sessions_per_model;
     let engine = OrtEngine::new(ort)?;
     tracing::info!(library = %library.display(), "ONNX Runtime loaded");
 
-    let mut config = ServerConfig::new(args.listen, args.data_dir.clone());
-    config.owner_tokens = args.owner_tokens.clone();
-    config.api_keys = args.api_keys.clone();
-    config.limits.max_request_bytes = args.max_request_bytes;
-    config.limits.max_model_bytes = args.max_model_bytes;
-    config.limits.max_tensor_elements = args.max_tensor_elements;
-    config.limits.max_concurrent_inferences_per_model = args
-        .max_concurrent_inferences
-        .unwrap_or(args.sessions_per_model)
-        .max(1);
-    config.limits.max_queued_inferences_per_model = args.max_queued_inferences;
-    config.limits.request_read_timeout = std::time::Duration::from_secs(args.request_read_timeout);
-    if config.owner_tokens.is_empty() {
-        let (path, token) = generated_owner_token(&args.data_dir)?;
-        config.owner_tokens.push(TokenHash::of(&token));
-        tracing::info!(path = %path.display(), "owner token (no --owner-token-sha256 given)");
-    }
-
-    let state = AppState::new(config, Arc::new(engine), producer)
-        .with_context(|| format!("cannot open the data directory {}", args.data_dir.display()))?;
+    let state =
+        AppState::new(server_config(&config)?, Arc::new(engine), producer).with_context(|| {
+            format!(
+                "cannot open the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
     tracing::info!(models = state.services.registry.len(), "models loaded");
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "veil serving");
-    axum::serve(listener, veil_server::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("stopped");
-    Ok(())
+    let listener = bind(config.listen, "outer API").await?;
+    // The metrics listener is not drained: it answers (readiness: 503)
+    // until the process exits.
+    let _metrics = match config.metrics_listen {
+        Some(address) => {
+            let listener = bind(address, "metrics").await?;
+            let app = veil_server::outer::metrics_app(state.clone());
+            Some(AbortOnDrop(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })))
+        }
+        None => None,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = veil_server::app(state.clone());
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!("veil serving");
+
+    let signal = tokio::select! {
+        result = &mut server => {
+            result.context("the server task failed")??;
+            bail!("the server stopped without a signal");
+        }
+        signal = signals.next() => signal,
+    };
+    state.services.readiness.start_draining();
+    let drain = Duration::from_secs(config.drain_timeout);
+    tracing::info!(
+        signal,
+        drain_timeout_seconds = config.drain_timeout,
+        "draining: not ready, no new connections, requests in flight may finish"
+    );
+    let _ = stop.send(());
+    tokio::select! {
+        result = tokio::time::timeout(drain, &mut server) => match result {
+            Ok(result) => {
+                result.context("the server task failed")??;
+                tracing::info!("drained; stopped");
+                Ok(())
+            }
+            Err(_) => bail!(
+                "the drain timed out after {}s with connections still open; \
+                 their requests were cut off (uploads in progress are discarded)",
+                config.drain_timeout
+            ),
+        },
+        second = signals.next() => {
+            bail!("{second} during the drain: stopped without waiting for requests in flight")
+        }
+    }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]
@@ -295,7 +446,7 @@ mod tests {
 
     fn producer_for(args: &[&str]) -> Result<Box<dyn EvidenceProducer>> {
         let cli = Cli::try_parse_from(std::iter::once("veil").chain(args.iter().copied())).unwrap();
-        evidence_producer(&cli.serve)
+        evidence_producer(&cli.serve.resolve(None)?.platform)
     }
 
     #[test]

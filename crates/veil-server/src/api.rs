@@ -100,8 +100,15 @@ async fn live() -> Json<serde_json::Value> {
     Json(json!({ "live": true }))
 }
 
-async fn ready() -> Json<serde_json::Value> {
-    Json(json!({ "ready": true }))
+/// Ready until the server starts draining; then `503 {"ready": false}`.
+async fn ready(State(s): S) -> Response {
+    let ready = s.readiness.is_ready();
+    let status = if ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({ "ready": ready }))).into_response()
 }
 
 async fn model_metadata(

@@ -1,13 +1,14 @@
 //! The outer API: public, plaintext, safe to pass through any proxy.
 //!
 //! * `GET /v1/health`
+//! * `GET /v1/health/live`, `GET /v1/health/ready` — probes (ready: 503 while draining)
 //! * `GET /v1/attestation?nonce=<64 hex>` — the evidence bundle
 //! * `POST /v1/ohttp` — encapsulated requests (see [`crate::gateway`])
 //! * `GET /metrics` — Prometheus metrics (see [`crate::metrics`])
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,6 +28,8 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/health/live", get(health_live))
+        .route("/v1/health/ready", get(health_ready))
         .route("/v1/attestation", get(attestation))
         .route("/v1/ohttp", post(ohttp))
         .route("/metrics", get(metrics))
@@ -48,6 +51,34 @@ async fn health(State(s): State<AppState>) -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "models": s.services.registry.len(),
     }))
+}
+
+/// What `veil serve --metrics-listen` serves: `/metrics` and the two
+/// probes, nothing that touches models or keys.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route(path::METRICS, get(metrics))
+        .route(path::HEALTH_LIVE, get(health_live))
+        .route(path::HEALTH_READY, get(health_ready))
+        .with_state(state)
+}
+
+/// Liveness: the process answers. Always `200 {"status":"live"}`.
+async fn health_live() -> Json<serde_json::Value> {
+    Json(json!({ "status": "live" }))
+}
+
+/// Readiness: `200 {"status":"ready"}`, or `503 {"status":"draining"}` once
+/// the server drains before stopping.
+async fn health_ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    if s.services.readiness.is_ready() {
+        (StatusCode::OK, Json(json!({ "status": "ready" })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        )
+    }
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {

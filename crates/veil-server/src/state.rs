@@ -1,6 +1,7 @@
 //! Shared server state: configuration, models, the attested key.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use veil_attest::EvidenceProducer;
@@ -23,7 +24,30 @@ pub struct Services {
     pub gates: Gates,
     /// The Prometheus metrics of this server (one registry per state).
     pub metrics: Metrics,
+    /// Whether the server takes new work, or drains before it stops.
+    pub readiness: Readiness,
 }
+
+/// Readiness for new work: true from start until draining starts (on
+/// SIGTERM), then false for good. The readiness endpoints report it, so a
+/// load balancer stops sending traffic while requests in flight finish.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    draining: AtomicBool,
+}
+
+impl Readiness {
+    /// Marks the server as draining; it never becomes ready again.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the server takes new work (false once draining started).
+    pub fn is_ready(&self) -> bool {
+        !self.draining.load(Ordering::SeqCst)
+    }
+}
+
 
 /// The evidence producer and the key it attests.
 pub struct Attestor {
@@ -77,6 +101,7 @@ impl AppState {
             registry,
             gates,
             metrics: Metrics::new(),
+            readiness: Readiness::default(),
         });
         Ok(AppState {
             inner: crate::api::router(services.clone()),
