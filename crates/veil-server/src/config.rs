@@ -24,6 +24,10 @@ pub struct Limits {
     /// Time allowed to receive a whole non-chunked `/v1/ohttp` body, and the
     /// longest pause between two parts of a chunked one; beyond it, `408`.
     pub request_read_timeout: Duration,
+    /// Bytes of non-chunked `/v1/ohttp` requests that may be read and
+    /// decoded at once, server-wide (see [`crate::budget`]); beyond it,
+    /// `503` with `Retry-After`.
+    pub max_inflight_request_bytes: u64,
 }
 
 impl Default for Limits {
@@ -35,6 +39,7 @@ impl Default for Limits {
             max_concurrent_inferences_per_model: 2,
             max_queued_inferences_per_model: 32,
             request_read_timeout: Duration::from_secs(60),
+            max_inflight_request_bytes: 256 << 20,
         }
     }
 }

@@ -184,6 +184,21 @@ pub fn read_timeout(state: &AppState, timeout: Duration) -> Response {
     r
 }
 
+/// The plaintext `503` with `Retry-After` for a `message/ohttp-req` whose
+/// body did not fit the server-wide budget of request bytes in flight (see
+/// [`crate::budget`]), counted as a `request_budget` rejection.
+pub fn over_budget(state: &AppState) -> Response {
+    state.services.metrics.rejected(Rejection::RequestBudget);
+    tracing::debug!("request refused: the in-flight request budget is spent");
+    let mut r = plaintext_error(
+        ErrorCode::Unavailable,
+        "the server is reading too many large requests at once; retry later",
+    );
+    r.headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
 /// The body as a stream whose every part must arrive within `idle` of the
 /// previous one; if not, the stream fails and `timed_out` is set.
 fn idle_limited(

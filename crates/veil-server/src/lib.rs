@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod gate;

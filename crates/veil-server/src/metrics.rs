@@ -63,6 +63,8 @@ pub enum Rejection {
     ReadTimeout,
     /// A request, model or tensor exceeded its size limit (`413`).
     PayloadTooLarge,
+    /// The server-wide budget of request bytes in flight was spent (`503`).
+    RequestBudget,
 }
 
 impl Rejection {
@@ -71,6 +73,7 @@ impl Rejection {
             Rejection::QueueFull => "queue_full",
             Rejection::ReadTimeout => "read_timeout",
             Rejection::PayloadTooLarge => "payload_too_large",
+            Rejection::RequestBudget => "request_budget",
         }
     }
 }
@@ -183,6 +186,7 @@ impl Metrics {
             Rejection::QueueFull,
             Rejection::ReadTimeout,
             Rejection::PayloadTooLarge,
+            Rejection::RequestBudget,
         ] {
             drop(rejected.get_or_create(&ReasonLabels {
                 reason: reason.as_str(),

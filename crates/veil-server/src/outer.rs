@@ -6,7 +6,7 @@
 //! * `POST /v1/ohttp` — encapsulated requests (see [`crate::gateway`])
 //! * `GET /metrics` — Prometheus metrics (see [`crate::metrics`])
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use veil_protocol::bundle::EvidenceBundle;
 use veil_protocol::channel::{CHUNKED_REQUEST_MEDIA_TYPE, REQUEST_MEDIA_TYPE};
 use veil_protocol::transcript::{self, Nonce};
 
+use crate::budget::{self, ReadBodyError};
 use crate::error::ApiError;
 use crate::gateway;
 use crate::metrics::{self, Rejection};
@@ -143,9 +144,12 @@ async fn ohttp(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Res
         REQUEST_MEDIA_TYPE => {
             let limit = s.services.config.limits.max_request_bytes;
             let timeout = s.services.config.limits.request_read_timeout;
-            match tokio::time::timeout(timeout, to_bytes(body, limit)).await {
+            let read = budget::read_body(&s.services.request_budget, body, limit);
+            match tokio::time::timeout(timeout, read).await {
                 Err(_) => gateway::read_timeout(&s, timeout),
-                Ok(Ok(bytes)) => gateway::handle(&s, bytes).await,
+                // The reservation is held until the response is ready.
+                Ok(Ok((bytes, _reserved))) => gateway::handle(&s, bytes).await,
+                Ok(Err(ReadBodyError::OverBudget)) => gateway::over_budget(&s),
                 Ok(Err(_)) => {
                     s.services.metrics.rejected(Rejection::PayloadTooLarge);
                     ApiError::new(

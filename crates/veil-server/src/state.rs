@@ -24,6 +24,8 @@ pub struct Services {
     pub gates: Gates,
     /// The Prometheus metrics of this server (one registry per state).
     pub metrics: Metrics,
+    /// Bytes of requests being read and decoded at once, server-wide.
+    pub request_budget: crate::budget::RequestBudget,
     /// Whether the server takes new work, or drains before it stops.
     pub readiness: Readiness,
 }
@@ -96,11 +98,14 @@ impl AppState {
             config.limits.max_concurrent_inferences_per_model,
             config.limits.max_queued_inferences_per_model,
         );
+        let request_budget =
+            crate::budget::RequestBudget::new(config.limits.max_inflight_request_bytes);
         let services = Arc::new(Services {
             config,
             registry,
             gates,
             metrics: Metrics::new(),
+            request_budget,
             readiness: Readiness::default(),
         });
         Ok(AppState {

@@ -10,6 +10,9 @@ use futures::{FutureExt, io::AsyncRead};
 use super::int::{ReadVarint, read_varint};
 use crate::{Error, Res};
 
+/// Veil patch: the most a varint-length-prefixed buffer grows by per read.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// A reader for a varint-length-prefixed buffer.
 #[pin_project::pin_project(project = ReadVecProj)]
 #[allow(clippy::module_name_repetitions)]
@@ -62,9 +65,12 @@ impl<S: AsyncRead + Unpin> Future for ReadVec<S> {
                     }
                     // `cap` cannot exceed min(usize::MAX, u64::MAX).
                     let sz = usize::try_from(sz).unwrap();
+                    // Veil patch: the buffer grows as bytes arrive; the
+                    // original allocated the peer's declared length (up to
+                    // 2^62) at once, which aborted the process.
                     let body = Self::ReadBody {
                         src: src.take().unwrap().stream(),
-                        buf: vec![0; sz],
+                        buf: Vec::new(),
                         remaining: sz,
                     };
                     self.set(body);
@@ -87,12 +93,19 @@ impl<S: AsyncRead + Unpin> Future for ReadVec<S> {
         // read (as the original did) left the task without a wake-up.
         let mut src = pin!(src);
         loop {
-            let offset = buf.len() - *remaining;
-            match src.as_mut().poll_read(cx, &mut buf[offset..]) {
-                Poll::Pending => return Poll::Pending,
+            // Veil patch: read into at most `READ_CHUNK` more bytes at a time
+            // (see above); `buf` holds exactly the bytes read so far.
+            let filled = buf.len();
+            buf.resize(filled + (*remaining).min(READ_CHUNK), 0);
+            match src.as_mut().poll_read(cx, &mut buf[filled..]) {
+                Poll::Pending => {
+                    buf.truncate(filled);
+                    return Poll::Pending;
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from(e))),
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::Truncated)),
                 Poll::Ready(Ok(c)) => {
+                    buf.truncate(filled + c);
                     *remaining -= c;
                     if *remaining == 0 {
                         return Poll::Ready(Ok(Some(mem::take(buf))));
