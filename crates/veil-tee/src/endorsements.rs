@@ -1,10 +1,9 @@
 //! The endorsements a client needs next to the hardware's report: the
 //! SEV-SNP certificate chain, Intel's TDX collateral.
 //!
-//! They come from the host (`auxblob`) or from files the operator provides.
-//! Fetching them from AMD KDS or Intel PCS is not implemented: Veil is built
-//! and tested offline, and a fetcher that was never run against the real
-//! services would be a claim, not a feature.
+//! They come from the host (`auxblob`), from files the operator provides,
+//! or from AMD KDS / Intel PCS through the endorsement cache
+//! ([`crate::Endorser`]).
 
 use std::path::{Path, PathBuf};
 
@@ -117,8 +116,9 @@ fn checked_der(source: &Path, der: &[u8]) -> Result<Vec<u8>, TeeError> {
     Ok(der.to_vec())
 }
 
-/// Intel PCS collateral for TDX quotes (`QuoteCollateralV3` JSON: TCB info,
-/// QE identity, CRLs and their chains), provided by the operator.
+/// Intel PCS collateral for TDX and SGX quotes (`QuoteCollateralV3` JSON:
+/// TCB info, QE identity, CRLs and their chains), provided by the operator
+/// or fetched from PCS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TdxCollateral {
     json: Vec<u8>,
@@ -130,11 +130,15 @@ impl TdxCollateral {
     /// Whether it matches the platform's quotes is the client's check.
     pub fn from_file(path: &Path) -> Result<Self, TeeError> {
         let json = std::fs::read(path).map_err(|e| TeeError::io("read", path, e))?;
+        Self::from_json(json, path.to_path_buf())
+    }
+
+    /// Collateral from JSON bytes that came from `source` (a file, the
+    /// endorsement cache); checked to be a JSON object.
+    pub fn from_json(json: Vec<u8>, source: PathBuf) -> Result<Self, TeeError> {
+        let path = &source;
         match serde_json::from_slice::<serde_json::Value>(&json) {
-            Ok(serde_json::Value::Object(_)) => Ok(TdxCollateral {
-                json,
-                source: path.to_path_buf(),
-            }),
+            Ok(serde_json::Value::Object(_)) => Ok(TdxCollateral { json, source }),
             Ok(_) => Err(TeeError::EndorsementFile {
                 path: path.to_path_buf(),
                 detail: "is JSON but not an object (expected Intel PCS QuoteCollateralV3)".into(),

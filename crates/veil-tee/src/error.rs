@@ -107,6 +107,14 @@ pub enum TeeError {
     /// The endorsements a client needs to verify the evidence are missing.
     #[error("{0}")]
     MissingEndorsement(String),
+    /// Fetching an endorsement from AMD KDS or Intel PCS failed.
+    #[error("cannot fetch {url}: {detail}")]
+    Fetch {
+        /// The URL requested.
+        url: String,
+        /// What went wrong (connection, HTTP status, content).
+        detail: String,
+    },
     /// An operator-provided endorsement file is unusable.
     #[error("endorsement file {path}: {detail}")]
     EndorsementFile {

@@ -18,30 +18,50 @@
 //!
 //! [`ConfigfsTsmProducer`] wraps that into a
 //! [`veil_attest::EvidenceProducer`] for SEV-SNP (the 1184-byte report, with
-//! the VCEK/VLEK chain from `auxblob` or from operator-provided files) and
-//! TDX (the quote, with operator-provided Intel collateral).
+//! the VCEK/VLEK chain from `auxblob`, operator-provided files, or AMD KDS)
+//! and TDX (the quote, with Intel collateral from files or Intel PCS).
 //!
-//! What this crate does **not** do: fetch endorsements from AMD KDS or Intel
-//! PCS (no network here; operators provide the files), talk to
-//! `/dev/sev-guest` (its ioctl needs `unsafe`, which this crate forbids), or
-//! produce Nitro or SGX evidence. Nothing here verifies anything: a client
-//! checks the evidence with `veil_attest::verify_evidence`.
+//! Endorsements a client needs are shipped inside every evidence bundle, so
+//! that it verifies offline. An [`Endorser`] fetches them from AMD KDS
+//! ([`VcekRequest`]: the chip's VCEK at its reported TCB, and the ASK/ARK)
+//! or Intel PCS ([`PcsRequest`]: PCK CRL, TCB info, QE identity, root CA
+//! CRL), caches them on disk ([`EndorsementCache`]) and refreshes them
+//! before they expire ([`needs_refresh`]). Operator files win: a site
+//! without network access provides them and nothing is fetched.
+//!
+//! Nothing here verifies anything: a client checks the evidence with
+//! `veil_attest::verify_evidence`. Nothing here has run on TEE hardware or
+//! against the real AMD and Intel services: the tests use a fake configfs
+//! tree and a local mock of KDS and PCS serving real vectors.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
 mod cert_table;
 mod configfs;
 mod endorsements;
+mod endorser;
 mod error;
+mod fetch;
+mod kds;
+mod pcs;
 mod producer;
 mod quote;
 
+pub use cache::{
+    EndorsementCache, REFRESH_MARGIN_SECS, collateral_next_update, needs_refresh,
+    snp_chain_not_after,
+};
 pub use cert_table::{CertTableEntry, SnpCertKind, parse_cert_table};
 pub use configfs::{
     ConfigfsTsm, DEFAULT_CONFIGFS_ROOT, KernelEmulation, MAX_ATTEMPTS, TsmProvider, TsmReport,
 };
 pub use endorsements::{SnpCertificates, TdxCollateral};
+pub use endorser::{Endorsement, EndorsementOrigin, EndorsementTarget, Endorser, LiveEndorsement};
 pub use error::TeeError;
+pub use fetch::{EndorsementSources, Fetcher};
+pub use kds::{DEFAULT_KDS_URL, KdsTcb, SnpProduct, VcekRequest};
+pub use pcs::{DEFAULT_INTEL_ROOT_CRL_URL, DEFAULT_PCS_URL, PcsRequest};
 pub use producer::ConfigfsTsmProducer;
 pub use quote::{outblob_report_data, unverified_measurement};

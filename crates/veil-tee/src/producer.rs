@@ -8,17 +8,18 @@ use veil_attest::{
 use crate::cert_table::parse_cert_table;
 use crate::configfs::{ConfigfsTsm, TsmProvider};
 use crate::endorsements::{SnpCertificates, TdxCollateral};
+use crate::endorser::{Endorsement, LiveEndorsement};
 use crate::error::TeeError;
 use crate::quote::outblob_report_data;
 
 /// The endorsements shipped with each report.
 #[derive(Debug, Clone)]
 enum Endorsements {
-    /// SEV-SNP: the host's certificate table when it has one, else these
-    /// operator-provided files.
-    SevSnp(Option<SnpCertificates>),
-    /// TDX: operator-provided Intel collateral.
-    Tdx(TdxCollateral),
+    /// SEV-SNP: the host's certificate table when it has one, else this
+    /// chain (operator-provided files, or fetched from AMD KDS).
+    SevSnp(LiveEndorsement),
+    /// TDX: Intel collateral (operator-provided, or fetched from PCS).
+    Tdx(LiveEndorsement),
 }
 
 /// Produces SEV-SNP or TDX evidence through Linux configfs-tsm.
@@ -41,10 +42,21 @@ impl ConfigfsTsmProducer {
         tsm: ConfigfsTsm,
         operator_certs: Option<SnpCertificates>,
     ) -> Result<Self, TeeError> {
+        let live = match operator_certs {
+            Some(certs) => LiveEndorsement::fixed(Endorsement::Snp(certs)),
+            None => LiveEndorsement::default(),
+        };
+        Self::sev_snp_live(tsm, live)
+    }
+
+    /// An SEV-SNP producer whose fallback chain (when the host's `auxblob`
+    /// has none) is read from `live` for every report, e.g. as an
+    /// [`Endorser`](crate::Endorser) refreshes it.
+    pub fn sev_snp_live(tsm: ConfigfsTsm, live: LiveEndorsement) -> Result<Self, TeeError> {
         expect_provider(&tsm, TsmProvider::SevGuest)?;
         Ok(ConfigfsTsmProducer {
             tsm,
-            endorsements: Endorsements::SevSnp(operator_certs),
+            endorsements: Endorsements::SevSnp(live),
         })
     }
 
@@ -52,11 +64,23 @@ impl ConfigfsTsmProducer {
     /// `--tdx-collateral FILE`). Fails unless the kernel's provider is
     /// `tdx_guest`.
     pub fn tdx(tsm: ConfigfsTsm, collateral: TdxCollateral) -> Result<Self, TeeError> {
+        Self::tdx_live(tsm, LiveEndorsement::fixed(Endorsement::Intel(collateral)))
+    }
+
+    /// A TDX producer whose collateral is read from `live` for every quote.
+    pub fn tdx_live(tsm: ConfigfsTsm, live: LiveEndorsement) -> Result<Self, TeeError> {
         expect_provider(&tsm, TsmProvider::TdxGuest)?;
         Ok(ConfigfsTsmProducer {
             tsm,
-            endorsements: Endorsements::Tdx(collateral),
+            endorsements: Endorsements::Tdx(live),
         })
+    }
+
+    /// One report for `report_data`, without endorsements: what an
+    /// [`Endorser`](crate::Endorser) needs to know which VCEK or
+    /// collateral to fetch (chip ID, TCB, FMSPC).
+    pub fn raw_report(&self, report_data: &ReportData) -> Result<Vec<u8>, TeeError> {
+        Ok(self.tsm.request(&report_data.0)?.outblob)
     }
 
     /// Like [`EvidenceProducer::produce`], with this crate's error type.
@@ -100,29 +124,37 @@ impl ConfigfsTsmProducer {
         }
 
         match &self.endorsements {
-            Endorsements::SevSnp(operator) => {
+            Endorsements::SevSnp(fallback) => {
                 let from_host = match &report.auxblob {
                     Some(table) => SnpCertificates::from_cert_table(&parse_cert_table(table)?)?,
                     None => None,
                 };
-                let certs = from_host.or_else(|| operator.clone()).ok_or_else(|| {
-                    TeeError::MissingEndorsement(
-                        "no VCEK chain for the SEV-SNP report: the host put no certificates in \
-                         auxblob and no --snp-certs directory was given. Veil does not fetch from \
-                         AMD KDS (no network here): download the chip's VCEK (for its chip id and \
-                         reported TCB) and the ASK from https://kdsintf.amd.com into a directory \
-                         as vcek.der and ask.pem, and pass --snp-certs DIR"
-                            .into(),
-                    )
-                })?;
+                let certs = match (from_host, fallback.get()) {
+                    (Some(certs), _) | (None, Some(Endorsement::Snp(certs))) => certs,
+                    _ => {
+                        return Err(TeeError::MissingEndorsement(
+                            "no VCEK chain for the SEV-SNP report: the host put no certificates \
+                             in auxblob, no --snp-certs directory was given, and none was \
+                             fetched from AMD KDS"
+                                .into(),
+                        ));
+                    }
+                };
                 Ok(Evidence::new(platform, report.outblob, certs.to_chain()))
             }
-            Endorsements::Tdx(collateral) => Ok(Evidence {
-                platform,
-                report: report.outblob,
-                certificates: Vec::new(),
-                collateral: collateral.as_bytes().to_vec(),
-            }),
+            Endorsements::Tdx(live) => match live.get() {
+                Some(Endorsement::Intel(collateral)) => Ok(Evidence {
+                    platform,
+                    report: report.outblob,
+                    certificates: Vec::new(),
+                    collateral: collateral.as_bytes().to_vec(),
+                }),
+                _ => Err(TeeError::MissingEndorsement(
+                    "no Intel collateral for the TDX quote: none given (--tdx-collateral) \
+                     and none fetched from Intel PCS"
+                        .into(),
+                )),
+            },
         }
     }
 }
