@@ -15,6 +15,7 @@ use crate::config_file::LogFormat;
 
 mod config_file;
 mod npy;
+mod policy_cmd;
 mod proxy;
 mod rfc3339;
 mod serve;
@@ -114,6 +115,11 @@ enum Command {
     /// Verify saved or captured attestation evidence offline (no network).
     /// Exit code 0 accepted, 1 rejected, 2 unusable input.
     Verify(verify::VerifyArgs),
+    /// Policy files: generate one from a server's current evidence.
+    Policy {
+        #[command(subcommand)]
+        command: policy_cmd::PolicyCommand,
+    },
 }
 
 /// How to reach and trust the server.
@@ -147,8 +153,9 @@ struct ConnectArgs {
 }
 
 impl ConnectArgs {
-    async fn connect(&self) -> Result<Client> {
-        let policy = match (&self.policy, self.allow_simulation) {
+    /// The policy file, or the simulation-only policy of `--allow-simulation`.
+    fn policy(&self) -> Result<Policy> {
+        Ok(match (&self.policy, self.allow_simulation) {
             (Some(path), _) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read policy {}", path.display()))?;
@@ -158,8 +165,11 @@ impl ConnectArgs {
             (None, false) => {
                 bail!("give --policy FILE (or --allow-simulation for a development server)")
             }
-        };
-        let mut options = ConnectOptions::new(policy);
+        })
+    }
+
+    async fn connect(&self) -> Result<Client> {
+        let mut options = ConnectOptions::new(self.policy()?);
         options.timeout = Duration::from_secs_f64(self.timeout);
         options.api_key = self.api_key.clone();
         options.owner_token = match &self.owner_token_file {
@@ -234,6 +244,24 @@ async fn run(cli: Cli) -> Result<()> {
             println!("details:         {}", claims.details);
             println!("server version:  {}", client.server_version());
             println!("report data:     {}", hex::encode(claims.report_data.0));
+            let source = conn
+                .policy
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("--allow-simulation"));
+            println!("checks (policy {}):", source.display());
+            for check in verify::checks_of_connection(
+                client.evidence_bundle_json(),
+                source,
+                conn.policy()?,
+                claims.verified_at,
+            )? {
+                println!(
+                    "  {:<22} {:<14} {}",
+                    check.name.to_string(),
+                    serde_json::to_value(check.result)?.as_str().unwrap_or("?"),
+                    check.detail
+                );
+            }
             Ok(())
         }
         Command::Upload {
@@ -312,6 +340,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Proxy(args) => proxy::run(args).await,
+        Command::Policy { command } => policy_cmd::run(command).await,
         Command::Verify(_) => unreachable!("handled in main: it has its own exit codes"),
     }
 }

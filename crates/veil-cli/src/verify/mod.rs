@@ -22,6 +22,7 @@ use veil_attest::{
 };
 
 use crate::rfc3339;
+pub use report::CheckEntry;
 use report::{REPORT_FORMAT, Report, check_list, print_summary};
 use saved::Provenance;
 pub use saved::saved_bundle_json;
@@ -217,4 +218,32 @@ fn verify_with_policy_any_report_data(
 fn to_value(claims: &impl Serialize) -> Result<serde_json::Value, AttestationError> {
     serde_json::to_value(claims)
         .map_err(|e| AttestationError::new(Check::Format, format!("claims do not encode: {e}")))
+}
+
+/// Every check of a bundle that `veil attest` verified, with its result:
+/// the bundle is verified again offline, with the same policy at the same
+/// time, so the list is the one the connection's verification went through.
+pub fn checks_of_connection(
+    bundle_json: &[u8],
+    policy_source: PathBuf,
+    policy: Policy,
+    verified_at: u64,
+) -> anyhow::Result<Vec<CheckEntry>> {
+    let bundle: veil_protocol::bundle::EvidenceBundle = serde_json::from_slice(bundle_json)?;
+    let nonce: veil_protocol::transcript::Nonce = hex::decode(&bundle.nonce)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the bundle's nonce is not 32 bytes"))?;
+    let (evidence, key_config) = bundle.decode()?;
+    let job = Job {
+        evidence,
+        provenance: None,
+        expected_report_data: Some(veil_protocol::transcript::report_data(&key_config, &nonce)),
+        allow_simulation: policy.allow_simulation,
+        policy: Some((policy_source, policy)),
+        anchors: TrustAnchors::pinned(),
+        root_file: None,
+        at: verified_at,
+        time_source: "given",
+    };
+    Ok(verify(&job).checks)
 }
