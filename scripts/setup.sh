@@ -16,6 +16,32 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 not found: apt-get install python3 python3-venv" >&2; exit 1; }
 
+# Debian's `prometheus` package (`prometheus` and `promtool`): the metrics
+# integration test (crates/veil-cli/tests/prometheus.rs) scrapes a live server
+# with a real Prometheus and lints the exposition with promtool. Installed
+# without starting its system service: a policy-rc.d that denies service
+# starts is put in place for the install when the machine has none.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+  log "installing Debian's prometheus package (prometheus, promtool)"
+  as_root=()
+  [ "$(id -u)" = 0 ] || as_root=(sudo)
+  if ! apt-cache policy prometheus 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    "${as_root[@]}" apt-get update -q
+  fi
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# installed by veil scripts/setup.sh for one apt-get run\nexit 101\n' |
+      "${as_root[@]}" tee "$policy" >/dev/null
+    "${as_root[@]}" chmod 755 "$policy"
+    trap '"${as_root[@]}" rm -f "$policy"' EXIT
+  fi
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q --no-install-recommends prometheus
+  if [ -n "$(trap -p EXIT)" ]; then
+    "${as_root[@]}" rm -f "$policy"
+    trap - EXIT
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   python3 -m venv .venv

@@ -141,14 +141,14 @@ async fn metrics_count_requests_without_request_data() {
 
     // Types, with units in the names.
     for (name, kind) in [
-        ("veil_requests", "counter"),
+        ("veil_requests_total", "counter"),
         ("veil_inference_seconds", "histogram"),
         ("veil_ohttp_request_seconds", "histogram"),
         ("veil_requests_in_flight", "gauge"),
-        ("veil_requests_rejected", "counter"),
+        ("veil_requests_rejected_total", "counter"),
         ("veil_models_loaded", "gauge"),
         ("veil_model_bytes", "gauge"),
-        ("veil_attestations_served", "counter"),
+        ("veil_attestations_served_total", "counter"),
         ("veil_process_resident_memory_bytes", "gauge"),
     ] {
         assert_eq!(

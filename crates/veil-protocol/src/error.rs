@@ -43,6 +43,23 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for documents that list them (the OpenAPI schema).
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::InvalidModel,
+        ErrorCode::ModelNotFound,
+        ErrorCode::InvalidInput,
+        ErrorCode::ModelHashMismatch,
+        ErrorCode::Unauthorized,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::BadEncapsulation,
+        ErrorCode::BadRequest,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::InferenceFailed,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
     /// The HTTP status that carries this code.
     pub fn http_status(self) -> u16 {
         match self {

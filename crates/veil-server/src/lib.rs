@@ -27,6 +27,7 @@ pub mod gateway;
 pub mod measurement;
 pub mod metrics;
 pub mod model_name;
+pub mod openapi;
 pub mod outer;
 pub mod registry;
 pub mod seal;

@@ -3,55 +3,33 @@
 //! Every label value comes from a fixed set (routes, error codes, stages,
 //! framings, rejection reasons) or is the name of a model that was loaded:
 //! no request data, token or inner path ever becomes a label. The
-//! exposition is written by `prometheus-client`'s text encoder.
+//! exposition is the Prometheus text format 0.0.4, written by the
+//! `prometheus` crate's encoder: the format Prometheus scrapes and
+//! `promtool check metrics` lints (counters end in `_total`, units are in
+//! the names, every metric has its help text).
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::{Registry, Unit};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 use veil_protocol::ErrorCode;
 
-/// The content type of the exposition (OpenMetrics text, which Prometheus
-/// negotiates and parses).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The content type of the exposition: the Prometheus text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: &'static str,
-    outcome: &'static str,
-}
+/// Why the metrics could not be registered or encoded.
+#[derive(Debug, thiserror::Error)]
+#[error("metrics: {0}")]
+pub struct MetricsError(#[from] prometheus::Error);
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct InferenceLabels {
-    model: String,
-    stage: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct FramingLabels {
-    framing: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ModelLabels {
-    model: String,
-}
-
-type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
-
-fn latency_histogram() -> Histogram {
-    // 50 µs … ~105 s.
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 22))
+/// Latency buckets in seconds: 50 µs … ~105 s, doubling.
+fn latency_buckets() -> Vec<f64> {
+    std::iter::successors(Some(0.000_05f64), |b| Some(b * 2.0))
+        .take(22)
+        .collect()
 }
 
 /// Why a request was refused by a limit.
@@ -68,7 +46,16 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    fn as_str(self) -> &'static str {
+    /// Every reason, each exported from the start at zero.
+    pub const ALL: [Rejection; 4] = [
+        Rejection::QueueFull,
+        Rejection::ReadTimeout,
+        Rejection::PayloadTooLarge,
+        Rejection::RequestBudget,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Rejection::QueueFull => "queue_full",
             Rejection::ReadTimeout => "read_timeout",
@@ -106,6 +93,16 @@ pub enum Stage {
     Run,
 }
 
+impl Stage {
+    /// The label value: `queue` or `run`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Queue => "queue",
+            Stage::Run => "run",
+        }
+    }
+}
+
 /// The route label of an inner request: a fixed set, never the raw path.
 pub fn route_label(method: &http::Method, path: &str) -> &'static str {
     let path = path.split('?').next().unwrap_or("");
@@ -125,100 +122,107 @@ pub fn route_label(method: &http::Method, path: &str) -> &'static str {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    inference: HistogramFamily<InferenceLabels>,
-    ohttp: HistogramFamily<FramingLabels>,
-    in_flight: Gauge,
-    rejected: Family<ReasonLabels, Counter>,
-    models_loaded: Gauge,
-    model_bytes: Family<ModelLabels, Gauge>,
-    attestations: Counter,
-    resident_memory: Gauge,
+    requests: IntCounterVec,
+    inference: HistogramVec,
+    ohttp: HistogramVec,
+    in_flight: IntGauge,
+    rejected: IntCounterVec,
+    models_loaded: IntGauge,
+    model_bytes: IntGaugeVec,
+    attestations: IntCounter,
+    resident_memory: IntGauge,
     /// Serialises scrapes: the model gauges are rebuilt at each one.
     scrape: Mutex<()>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Registers `metric` in `registry` and hands it back.
+fn registered<M>(registry: &Registry, metric: M) -> Result<M, MetricsError>
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
 }
 
 impl Metrics {
     /// A fresh registry with every metric registered.
-    pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "veil_requests",
-            "Inner requests by route and outcome (an error code or ok)",
-            requests.clone(),
-        );
-        let inference: HistogramFamily<InferenceLabels> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register_with_unit(
-            "veil_inference",
-            "Time of successful inferences per loaded model, by stage (queue, run)",
-            Unit::Seconds,
-            inference.clone(),
-        );
-        let ohttp: HistogramFamily<FramingLabels> = Family::new_with_constructor(latency_histogram);
-        registry.register_with_unit(
-            "veil_ohttp_request",
-            "Time from receiving an OHTTP request to its encapsulated response, by framing",
-            Unit::Seconds,
-            ohttp.clone(),
-        );
-        let in_flight = Gauge::default();
-        registry.register(
-            "veil_requests_in_flight",
-            "OHTTP requests being handled now",
-            in_flight.clone(),
-        );
-        let rejected = Family::<ReasonLabels, Counter>::default();
-        registry.register(
-            "veil_requests_rejected",
-            "Requests refused by a limit, by reason",
-            rejected.clone(),
-        );
-        // Every reason exported from the start, at zero.
-        for reason in [
-            Rejection::QueueFull,
-            Rejection::ReadTimeout,
-            Rejection::PayloadTooLarge,
-            Rejection::RequestBudget,
-        ] {
-            drop(rejected.get_or_create(&ReasonLabels {
-                reason: reason.as_str(),
-            }));
+    pub fn new() -> Result<Self, MetricsError> {
+        let registry = Registry::new();
+        let requests = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "veil_requests_total",
+                    "Inner requests by route class and outcome (an error code, or ok).",
+                ),
+                &["route", "outcome"],
+            )?,
+        )?;
+        let inference = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "veil_inference_seconds",
+                    "Time of successful inferences per loaded model, by stage (queue, run).",
+                )
+                .buckets(latency_buckets()),
+                &["model", "stage"],
+            )?,
+        )?;
+        let ohttp = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "veil_ohttp_request_seconds",
+                    "Time from receiving an OHTTP request to its encapsulated response, by framing.",
+                )
+                .buckets(latency_buckets()),
+                &["framing"],
+            )?,
+        )?;
+        let in_flight = registered(
+            &registry,
+            IntGauge::new(
+                "veil_requests_in_flight",
+                "OHTTP requests being handled now.",
+            )?,
+        )?;
+        let rejected = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "veil_requests_rejected_total",
+                    "Requests refused by a limit, by reason.",
+                ),
+                &["reason"],
+            )?,
+        )?;
+        for reason in Rejection::ALL {
+            rejected.with_label_values(&[reason.as_str()]);
         }
-        let models_loaded = Gauge::default();
-        registry.register(
-            "veil_models_loaded",
-            "Models being served",
-            models_loaded.clone(),
-        );
-        let model_bytes = Family::<ModelLabels, Gauge>::default();
-        registry.register_with_unit(
-            "veil_model",
-            "Size of each served model",
-            Unit::Bytes,
-            model_bytes.clone(),
-        );
-        let attestations = Counter::default();
-        registry.register(
-            "veil_attestations_served",
-            "Evidence bundles served",
-            attestations.clone(),
-        );
-        let resident_memory = Gauge::default();
-        registry.register_with_unit(
-            "veil_process_resident_memory",
-            "Resident memory of the server process (VmRSS)",
-            Unit::Bytes,
-            resident_memory.clone(),
-        );
-        Metrics {
+        let models_loaded = registered(
+            &registry,
+            IntGauge::new("veil_models_loaded", "Models being served.")?,
+        )?;
+        let model_bytes = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("veil_model_bytes", "Size of each served model in bytes."),
+                &["model"],
+            )?,
+        )?;
+        let attestations = registered(
+            &registry,
+            IntCounter::new("veil_attestations_served_total", "Evidence bundles served.")?,
+        )?;
+        let resident_memory = registered(
+            &registry,
+            IntGauge::new(
+                "veil_process_resident_memory_bytes",
+                "Resident memory of the server process in bytes (VmRSS).",
+            )?,
+        )?;
+        Ok(Metrics {
             registry,
             requests,
             inference,
@@ -230,47 +234,31 @@ impl Metrics {
             attestations,
             resident_memory,
             scrape: Mutex::new(()),
-        }
+        })
     }
 
     /// Counts one inner request; `outcome` is its error code, or `None` for ok.
     pub fn request(&self, route: &'static str, outcome: Option<ErrorCode>) {
         let outcome = outcome.map_or("ok", ErrorCode::as_str);
-        self.requests
-            .get_or_create(&RequestLabels { route, outcome })
-            .inc();
+        self.requests.with_label_values(&[route, outcome]).inc();
     }
 
     /// Records a stage of a successful inference of `model`, a loaded model.
     pub fn inference(&self, model: &str, stage: Stage, took: Duration) {
-        let stage = match stage {
-            Stage::Queue => "queue",
-            Stage::Run => "run",
-        };
         self.inference
-            .get_or_create(&InferenceLabels {
-                model: model.to_owned(),
-                stage,
-            })
+            .with_label_values(&[model, stage.as_str()])
             .observe(took.as_secs_f64());
     }
 
     /// Records the total time of one OHTTP request.
     pub fn ohttp_request(&self, framing: Framing, took: Duration) {
-        self.ohttp
-            .get_or_create(&FramingLabels {
-                framing: framing.as_str(),
-            })
-            .observe(took.as_secs_f64());
+        let histogram: Histogram = self.ohttp.with_label_values(&[framing.as_str()]);
+        histogram.observe(took.as_secs_f64());
     }
 
     /// Counts a request refused by a limit.
     pub fn rejected(&self, reason: Rejection) {
-        self.rejected
-            .get_or_create(&ReasonLabels {
-                reason: reason.as_str(),
-            })
-            .inc();
+        self.rejected.with_label_values(&[reason.as_str()]).inc();
     }
 
     /// Counts one evidence bundle served.
@@ -288,31 +276,31 @@ impl Metrics {
     pub fn encode(
         &self,
         models: impl IntoIterator<Item = (String, u64)>,
-    ) -> Result<String, std::fmt::Error> {
+    ) -> Result<String, MetricsError> {
         let _scrape = self
             .scrape
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.model_bytes.clear();
+        self.model_bytes.reset();
         let mut loaded = 0i64;
         for (model, bytes) in models {
             loaded += 1;
             self.model_bytes
-                .get_or_create(&ModelLabels { model })
+                .with_label_values(&[model.as_str()])
                 .set(i64::try_from(bytes).unwrap_or(i64::MAX));
         }
         self.models_loaded.set(loaded);
         self.resident_memory
             .set(resident_memory_bytes().unwrap_or(0));
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        TextEncoder::new().encode_utf8(&self.registry.gather(), &mut out)?;
         Ok(out)
     }
 }
 
 /// Keeps a request counted in `veil_requests_in_flight` while alive.
 #[derive(Debug)]
-pub struct InFlight<'a>(&'a Gauge);
+pub struct InFlight<'a>(&'a IntGauge);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
@@ -364,13 +352,14 @@ mod tests {
 
     #[test]
     fn encodes_with_units_and_memory() {
-        let m = Metrics::new();
+        let m = Metrics::new().unwrap();
         m.request("infer", None);
         m.request("infer", Some(ErrorCode::InvalidInput));
         m.inference("mlp", Stage::Run, Duration::from_millis(2));
         let text = m.encode([("mlp".to_owned(), 1234)]).unwrap();
         assert!(text.contains("# TYPE veil_inference_seconds histogram"));
-        assert!(text.contains("veil_requests_total{route=\"infer\",outcome=\"ok\"} 1"));
+        assert!(text.contains("# TYPE veil_requests_total counter"));
+        assert!(text.contains("veil_requests_total{outcome=\"ok\",route=\"infer\"} 1"));
         assert!(text.contains("veil_model_bytes{model=\"mlp\"} 1234"));
         assert!(text.contains("veil_models_loaded 1"));
         assert!(text.contains("veil_process_resident_memory_bytes "));

@@ -5,6 +5,8 @@
 //! * `GET /v1/attestation?nonce=<64 hex>` — the evidence bundle
 //! * `POST /v1/ohttp` — encapsulated requests (see [`crate::gateway`])
 //! * `GET /metrics` — Prometheus metrics (see [`crate::metrics`])
+//! * `GET /v1/openapi.json`, `GET /v1/openapi-inner.json` — the API documents
+//!   (see [`crate::openapi`])
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -23,17 +25,22 @@ use crate::budget::{self, ReadBodyError};
 use crate::error::ApiError;
 use crate::gateway;
 use crate::metrics::{self, Rejection};
+use crate::openapi::{self, path};
 use crate::state::AppState;
 
 /// The whole server as one router, ready for `axum::serve`.
 pub fn app(state: AppState) -> Router {
+    // The same paths as the OpenAPI document (`crate::openapi`), which a
+    // test requests one by one.
     Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/health/live", get(health_live))
-        .route("/v1/health/ready", get(health_ready))
-        .route("/v1/attestation", get(attestation))
-        .route("/v1/ohttp", post(ohttp))
-        .route("/metrics", get(metrics))
+        .route(path::HEALTH, get(health))
+        .route(path::HEALTH_LIVE, get(health_live))
+        .route(path::HEALTH_READY, get(health_ready))
+        .route(path::ATTESTATION, get(attestation))
+        .route(path::OHTTP, post(ohttp))
+        .route(path::METRICS, get(metrics))
+        .route(path::OPENAPI, get(openapi::serve_outer))
+        .route(path::OPENAPI_INNER, get(openapi::serve_inner))
         .fallback(|| async {
             ApiError::new(
                 ErrorCode::NotFound,

@@ -50,7 +50,6 @@ impl Readiness {
     }
 }
 
-
 /// The evidence producer and the key it attests.
 pub struct Attestor {
     /// Produces evidence over report data.
@@ -104,7 +103,7 @@ impl AppState {
             config,
             registry,
             gates,
-            metrics: Metrics::new(),
+            metrics: Metrics::new().map_err(std::io::Error::other)?,
             request_budget,
             readiness: Readiness::default(),
         });
