@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// pause); then 408 [default: 60].
     #[arg(long, value_name = "SECONDS", env = "VEIL_REQUEST_READ_TIMEOUT")]
     request_read_timeout: Option<u64>,
+    /// Bytes of encapsulated (non-chunked) requests read and decoded at
+    /// once, server-wide; beyond that, 503 with Retry-After [default: 268435456].
+    #[arg(long, value_name = "BYTES", env = "VEIL_MAX_INFLIGHT_REQUEST_BYTES")]
+    max_inflight_request_bytes: Option<u64>,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, else the project's .venv).
     #[arg(long, value_name = "PATH", env = "VEIL_ORT_LIBRARY")]
     ort_library: Option<PathBuf>,
@@ -162,6 +166,10 @@ impl ServeArgs {
         );
         overlay(&mut l.max_queued_inferences, &self.max_queued_inferences);
         overlay(&mut l.request_read_timeout, &self.request_read_timeout);
+        overlay(
+            &mut l.max_inflight_request_bytes,
+            &self.max_inflight_request_bytes,
+        );
         overlay(&mut c.engine.intra_op_threads, &self.intra_op_threads);
         overlay(&mut c.engine.sessions_per_model, &self.sessions_per_model);
         c.finish()
@@ -296,6 +304,7 @@ fn server_config(config: &ServeConfig) -> Result<ServerConfig> {
         .unwrap_or(config.engine.sessions_per_model);
     limits.max_queued_inferences_per_model = l.max_queued_inferences;
     limits.request_read_timeout = Duration::from_secs(l.request_read_timeout);
+    limits.max_inflight_request_bytes = l.max_inflight_request_bytes;
     if server.owner_tokens.is_empty() {
         let (path, token) = generated_owner_token(&config.data_dir)?;
         server.owner_tokens.push(TokenHash::of(&token));
@@ -338,8 +347,8 @@ async fn bind(address: SocketAddr, what: &str) -> Result<tokio::net::TcpListener
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains it: readiness turns
 /// false, the listener closes (new connections are refused), requests in
-/// flight get `drain_timeout` seconds to finish. Returns an error if the
-/// drain timed out or a second signal cut it short.
+/// flight get `drain_timeout` seconds to finish. If the drain times out or
+/// a second signal cuts it short, exits the process with status 1.
 pub async fn run(config: ServeConfig) -> Result<()> {
     let mut signals = ShutdownSignals::install()?;
     let producer = evidence_producer(&config.platform)?;
@@ -410,16 +419,25 @@ pub async fn run(config: ServeConfig) -> Result<()> {
                 tracing::info!("drained; stopped");
                 Ok(())
             }
-            Err(_) => bail!(
+            Err(_) => exit_now(&format!(
                 "the drain timed out after {}s with connections still open; \
                  their requests were cut off (uploads in progress are discarded)",
                 config.drain_timeout
-            ),
+            )),
         },
-        second = signals.next() => {
-            bail!("{second} during the drain: stopped without waiting for requests in flight")
-        }
+        second = signals.next() => exit_now(&format!(
+            "{second} during the drain: stopped without waiting for requests in flight"
+        )),
     }
+}
+
+/// Exits with status 1 at once. Returning instead would drop the runtime,
+/// which waits for engine runs still going on its blocking threads: the
+/// very requests the drain gave up on.
+fn exit_now(message: &str) -> ! {
+    tracing::error!("{message}");
+    eprintln!("error: {message}");
+    std::process::exit(1)
 }
 
 /// Aborts a background task when dropped.
