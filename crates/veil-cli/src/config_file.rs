@@ -132,6 +132,10 @@ pub struct LimitsConfig {
     /// Seconds allowed to receive a request body, or between two chunks of
     /// a chunked one; then 408 (`--request-read-timeout`).
     pub request_read_timeout: u64,
+    /// Bytes of encapsulated (non-chunked) requests read and decoded at
+    /// once, server-wide; beyond that, 503 with Retry-After
+    /// (`--max-inflight-request-bytes`).
+    pub max_inflight_request_bytes: u64,
 }
 
 /// The `[engine]` table: ONNX Runtime.
@@ -182,6 +186,7 @@ impl Default for LimitsConfig {
             max_concurrent_inferences: None,
             max_queued_inferences: limits.max_queued_inferences_per_model,
             request_read_timeout: limits.request_read_timeout.as_secs(),
+            max_inflight_request_bytes: limits.max_inflight_request_bytes,
         }
     }
 }
