@@ -171,7 +171,9 @@ mod tests {
         Body::from_stream(futures::stream::iter(
             parts
                 .iter()
-                .map(|p| Ok::<_, std::io::Error>(Bytes::from_static(*p)))
+                .copied()
+                .map(Bytes::from_static)
+                .map(Ok::<_, std::io::Error>)
                 .collect::<Vec<_>>(),
         ))
     }
