@@ -22,7 +22,7 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::content::{Content, ContentBuilder};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, PathItemBuilder,
@@ -111,6 +111,10 @@ fn binary() -> RefOr<Schema> {
             )))
             .build(),
     ))
+}
+
+fn binary_content() -> Content {
+    ContentBuilder::new().schema(Some(binary())).build()
 }
 
 fn json_response<T: ToSchema>(description: &str) -> ApiResponse {
@@ -225,14 +229,8 @@ fn outer_operations() -> PathsBuilder {
             "An inner request (see the inner document, `/v1/openapi-inner.json`) encoded as \
              binary HTTP (RFC 9292) and encapsulated to the attested key.",
         ))
-        .content(
-            REQUEST_MEDIA_TYPE,
-            ContentBuilder::new().schema(Some(binary())).build(),
-        )
-        .content(
-            CHUNKED_REQUEST_MEDIA_TYPE,
-            ContentBuilder::new().schema(Some(binary())).build(),
-        )
+        .content(REQUEST_MEDIA_TYPE, binary_content())
+        .content(CHUNKED_REQUEST_MEDIA_TYPE, binary_content())
         .build();
     let sealed = ResponseBuilder::new()
         .description(
@@ -240,14 +238,8 @@ fn outer_operations() -> PathsBuilder {
              `message/ohttp-req`, `message/ohttp-chunked-res` for the chunked request. Inner \
              errors (unknown model, bad input, unauthorized, ...) travel inside it.",
         )
-        .content(
-            RESPONSE_MEDIA_TYPE,
-            ContentBuilder::new().schema(Some(binary())).build(),
-        )
-        .content(
-            CHUNKED_RESPONSE_MEDIA_TYPE,
-            ContentBuilder::new().schema(Some(binary())).build(),
-        )
+        .content(RESPONSE_MEDIA_TYPE, binary_content())
+        .content(CHUNKED_RESPONSE_MEDIA_TYPE, binary_content())
         .build();
     let ohttp = OperationBuilder::new()
         .operation_id(Some("ohttp"))
@@ -441,10 +433,7 @@ fn inner_operations() -> PathsBuilder {
                 .schema(Some(reference::<InferRequest>()))
                 .build(),
         )
-        .content(
-            oip::BINARY_CONTENT_TYPE,
-            ContentBuilder::new().schema(Some(binary())).build(),
-        )
+        .content(oip::BINARY_CONTENT_TYPE, binary_content())
         .build();
     let infer = user(
         OperationBuilder::new()
@@ -471,10 +460,7 @@ fn inner_operations() -> PathsBuilder {
                             .schema(Some(reference::<InferResponse>()))
                             .build(),
                     )
-                    .content(
-                        oip::BINARY_CONTENT_TYPE,
-                        ContentBuilder::new().schema(Some(binary())).build(),
-                    )
+                    .content(oip::BINARY_CONTENT_TYPE, binary_content())
                     .build(),
             )
             .response(
@@ -541,7 +527,7 @@ fn inner_operations() -> PathsBuilder {
                     .required(Some(Required::True))
                     .content(
                         oip::BINARY_CONTENT_TYPE,
-                        ContentBuilder::new().schema(Some(binary())).build(),
+                        binary_content(),
                     )
                     .build(),
             ))
