@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use veil_attest::{Policy, VerifiedClaims};
 use veil_protocol::bundle::{EvidenceBundle, VerifiedServer, verify_bundle};
 use veil_protocol::channel::{ClientKey, REQUEST_MEDIA_TYPE};
-use veil_protocol::inner::{InnerRequest, InnerResponse};
+use veil_protocol::inner::{InnerRequest, InnerRequestRef, InnerResponse};
 use veil_protocol::oip::{
     self, InferRequest, InferResponse, ModelInfo, ModelMetadata, RepositoryEntry, ServerMetadata,
 };
@@ -153,7 +153,16 @@ impl Client {
     /// Sends one inner request through the channel and returns the inner
     /// response, whatever its status.
     pub async fn send(&self, request: &InnerRequest) -> Result<InnerResponse, ClientError> {
-        let (enc, opener) = self.key.encapsulate(&request.encode()?)?;
+        self.send_ref(&request.view()).await
+    }
+
+    /// [`Client::send`] for a request whose body is borrowed in pieces: they
+    /// are copied once, straight into the buffer that is encrypted in place.
+    pub async fn send_ref(
+        &self,
+        request: &InnerRequestRef<'_>,
+    ) -> Result<InnerResponse, ClientError> {
+        let (enc, opener) = self.key.encapsulate_request(request)?;
         let resp = self
             .http
             .post(format!("{}/v1/ohttp", self.base))
@@ -241,18 +250,20 @@ impl Client {
         name: &str,
         request: &InferRequest,
     ) -> Result<InferResponse, ClientError> {
-        let encoded = request.encode(true)?;
+        // The tensors' bytes are borrowed, not joined into a body first.
+        let parts = request.encode_parts(true)?;
         let mut headers = self.headers(false);
-        headers.push(("content-type".into(), encoded.content_type().into()));
-        if let Some(n) = encoded.header_length {
+        headers.push(("content-type".into(), parts.content_type().into()));
+        if let Some(n) = parts.header_length {
             headers.push((oip::HEADER_LENGTH_HEADER.into(), n.to_string()));
         }
+        let path = format!("/v2/models/{}/infer", segment(name));
         let resp = self
-            .send(&InnerRequest {
-                method: "POST".into(),
-                path: format!("/v2/models/{}/infer", segment(name)),
-                headers,
-                body: encoded.body,
+            .send_ref(&InnerRequestRef {
+                method: "POST",
+                path: &path,
+                headers: &headers,
+                body: parts.pieces(),
             })
             .await?;
         if resp.status != 200 {

@@ -4,11 +4,22 @@
 //! This module is the seam behind which HPKE and the AEAD live: today the
 //! `ohttp` crate with its pure-Rust HPKE backend (DHKEM(X25519, HKDF-SHA256),
 //! HKDF-SHA256, AES-128-GCM). Nothing outside it names a primitive.
+//!
+//! The request path copies the request once on each side: the client writes
+//! the binary HTTP request straight into the buffer it encrypts in place
+//! ([`ClientKey::encapsulate_request`]), and the gateway decrypts in place
+//! ([`GatewayKey::decapsulate_in_place`]). Both use in-place variants of
+//! `ohttp`'s calls that Veil adds to its vendored copy (`vendor/README.md`);
+//! what is on the wire is unchanged RFC 9458.
 
 use ohttp::hpke::{Aead, Kdf, Kem};
 use ohttp::{ClientRequest, KeyConfig, SymmetricSuite};
 
 use crate::ProtocolError;
+use crate::inner::InnerRequestRef;
+
+/// Room for an AEAD tag after the sealed request (16 bytes for AES-GCM).
+const TAG_ROOM: usize = 16;
 
 /// Media type of an encapsulated request.
 pub const REQUEST_MEDIA_TYPE: &str = "message/ohttp-req";
@@ -59,6 +70,17 @@ impl GatewayKey {
         &self.server
     }
 
+    /// Decapsulates a request where it lies: decrypts `enc_request` in
+    /// place and returns the inner message (a slice of it), and the means to
+    /// encrypt the response to this request only. No copy of the request.
+    pub fn decapsulate_in_place<'a>(
+        &self,
+        enc_request: &'a mut [u8],
+    ) -> Result<(&'a [u8], ResponseSealer), ProtocolError> {
+        let (inner, response) = self.server.decapsulate_in_place(enc_request)?;
+        Ok((inner, ResponseSealer(response)))
+    }
+
     /// Decapsulates a request; returns the inner message and the means to
     /// encrypt the response to this request only.
     pub fn decapsulate(
@@ -103,14 +125,50 @@ impl ClientKey {
         )?)
     }
 
-    /// Encapsulates one inner request; returns the ciphertext and the means
-    /// to open its response.
+    /// Encapsulates one encoded inner request; returns the ciphertext and
+    /// the means to open its response. Copies the request once.
     pub fn encapsulate(
         &self,
         inner_request: &[u8],
     ) -> Result<(Vec<u8>, ResponseOpener), ProtocolError> {
-        let (enc, response) = self.request()?.encapsulate(inner_request)?;
-        Ok((enc, ResponseOpener(response)))
+        self.seal_with(inner_request.len(), |buf| {
+            buf.extend_from_slice(inner_request);
+            Ok(())
+        })
+    }
+
+    /// Encodes `request` as binary HTTP straight into the buffer that is
+    /// then encrypted in place: its body pieces (an OIP header, the tensors'
+    /// bytes) are copied once, into the ciphertext's place, and nowhere else.
+    pub fn encapsulate_request(
+        &self,
+        request: &InnerRequestRef<'_>,
+    ) -> Result<(Vec<u8>, ResponseOpener), ProtocolError> {
+        let head: usize = request.method.len()
+            + request.path.len()
+            + request
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 16)
+                .sum::<usize>()
+            + 64;
+        self.seal_with(head + request.body_len(), |buf| request.encode_into(buf))
+    }
+
+    /// Starts a request, lets `write` append the inner request after room
+    /// for the OHTTP header, and encrypts it in place.
+    fn seal_with(
+        &self,
+        size_hint: usize,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), ProtocolError>,
+    ) -> Result<(Vec<u8>, ResponseOpener), ProtocolError> {
+        let request = self.request()?;
+        let header_len = request.header_len();
+        let mut buf = Vec::with_capacity(header_len + size_hint + TAG_ROOM);
+        buf.resize(header_len, 0);
+        write(&mut buf)?;
+        let response = request.encapsulate_in_place(&mut buf)?;
+        Ok((buf, ResponseOpener(response)))
     }
 }
 
@@ -140,6 +198,32 @@ mod tests {
     }
 
     #[test]
+    fn in_place_calls_interoperate_with_the_copying_ones() {
+        let gateway = GatewayKey::generate().unwrap();
+        let client = ClientKey::new(gateway.encoded_config().to_vec()).unwrap();
+        let body = vec![0x5a; 100_000];
+        let headers = vec![("content-type".to_string(), "application/json".to_string())];
+        let request = InnerRequestRef {
+            method: "POST",
+            path: "/v2/models/m/infer",
+            headers: &headers,
+            body: vec![b"{}", &body],
+        };
+        // In-place client, copying server.
+        let (enc, opener) = client.encapsulate_request(&request).unwrap();
+        let (inner, sealer) = gateway.decapsulate(&enc).unwrap();
+        let decoded = crate::inner::InnerRequest::decode(&inner).unwrap();
+        assert_eq!(decoded.body, [&b"{}"[..], &body].concat());
+        assert_eq!(opener.open(&sealer.seal(b"ok").unwrap()).unwrap(), b"ok");
+        // `ohttp`'s own encapsulation, in-place server.
+        let (mut enc, response) = client.request().unwrap().encapsulate(b"plain").unwrap();
+        let (inner, sealer) = gateway.decapsulate_in_place(&mut enc).unwrap();
+        assert_eq!(inner, b"plain");
+        let sealed = sealer.seal(b"answer").unwrap();
+        assert_eq!(response.decapsulate(&sealed).unwrap(), b"answer");
+    }
+
+    #[test]
     fn refuses_every_flipped_byte_of_a_request() {
         let gateway = GatewayKey::generate().unwrap();
         let client = ClientKey::new(gateway.encoded_config().to_vec()).unwrap();
@@ -150,6 +234,10 @@ mod tests {
             assert!(
                 gateway.decapsulate(&bad).is_err(),
                 "byte {i} flipped was accepted"
+            );
+            assert!(
+                gateway.decapsulate_in_place(&mut bad).is_err(),
+                "byte {i} flipped was accepted in place"
             );
         }
     }
@@ -180,6 +268,7 @@ mod tests {
         let gateway = GatewayKey::generate().unwrap();
         for garbage in [&b""[..], b"\x01", &[0u8; 100], &[0xff; 7]] {
             assert!(gateway.decapsulate(garbage).is_err());
+            assert!(gateway.decapsulate_in_place(&mut garbage.to_vec()).is_err());
         }
         assert!(ClientKey::new(b"nonsense".to_vec()).is_err());
     }

@@ -83,19 +83,33 @@ impl InnerRequest {
         Ok(out)
     }
 
-    /// Decodes a binary HTTP request (either length mode).
+    /// Decodes a binary HTTP request (either length mode). The body is
+    /// copied out of `bytes` once.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        let m = Message::read_bhttp::<_, Cursor<&[u8]>>(&mut Cursor::new(bytes))?;
+        let mut m = Message::read_bhttp::<_, Cursor<&[u8]>>(&mut Cursor::new(bytes))?;
         let control = m.control();
         let (Some(method), Some(path)) = (control.method(), control.path()) else {
             return Err(ProtocolError::malformed("inner request", "not a request"));
         };
+        let (method, path) = (utf8("method", method)?, utf8("path", path)?);
+        let headers = fields(m.header().fields())?;
         Ok(InnerRequest {
-            method: utf8("method", method)?,
-            path: utf8("path", path)?,
-            headers: fields(m.header().fields())?,
-            body: m.content().to_vec(),
+            method,
+            path,
+            headers,
+            body: m.take_content(),
         })
+    }
+
+    /// This request as an [`InnerRequestRef`], for encoding straight into
+    /// an encrypted request.
+    pub fn view(&self) -> InnerRequestRef<'_> {
+        InnerRequestRef {
+            method: &self.method,
+            path: &self.path,
+            headers: &self.headers,
+            body: vec![&self.body],
+        }
     }
 }
 
@@ -113,17 +127,71 @@ impl InnerResponse {
         Ok(out)
     }
 
-    /// Decodes a binary HTTP response.
+    /// Decodes a binary HTTP response. The body is copied out of `bytes` once.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        let m = Message::read_bhttp::<_, Cursor<&[u8]>>(&mut Cursor::new(bytes))?;
+        let mut m = Message::read_bhttp::<_, Cursor<&[u8]>>(&mut Cursor::new(bytes))?;
         let Some(status) = m.control().status() else {
             return Err(ProtocolError::malformed("inner response", "not a response"));
         };
+        let headers = fields(m.header().fields())?;
         Ok(InnerResponse {
             status: status.code(),
-            headers: fields(m.header().fields())?,
-            body: m.content().to_vec(),
+            headers,
+            body: m.take_content(),
         })
+    }
+}
+
+/// An inner request whose body is borrowed, possibly in pieces (an OIP JSON
+/// header and the tensors' bytes): encoded without first joining them.
+#[derive(Clone)]
+pub struct InnerRequestRef<'a> {
+    /// Method, e.g. `POST`.
+    pub method: &'a str,
+    /// Path and query, e.g. `/v2/models/mnist/infer`.
+    pub path: &'a str,
+    /// Header fields, names lowercase.
+    pub headers: &'a [(String, String)],
+    /// The body's pieces, in order.
+    pub body: Vec<&'a [u8]>,
+}
+
+impl std::fmt::Debug for InnerRequestRef<'_> {
+    // As for `InnerRequest`: sizes only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InnerRequestRef")
+            .field("method", &self.method)
+            .field("headers", &self.headers.len())
+            .field("body_bytes", &self.body_len())
+            .finish()
+    }
+}
+
+impl InnerRequestRef<'_> {
+    /// The body's length in bytes.
+    pub fn body_len(&self) -> usize {
+        self.body.iter().map(|p| p.len()).sum()
+    }
+
+    /// Appends the request to `out` as an indeterminate-length binary HTTP
+    /// request whose body is one chunk: the head from `bhttp`
+    /// ([`StreamingRequestHead`]), then each body piece copied once.
+    /// [`InnerRequest::decode`] reads it like any other request.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+        out.extend_from_slice(&StreamingRequestHead::encode(
+            self.method,
+            self.path,
+            self.headers,
+        )?);
+        let len = self.body_len();
+        if len > 0 {
+            write_chunk_length(len, out);
+            for piece in &self.body {
+                out.extend_from_slice(piece);
+            }
+        }
+        write_body_end(out);
+        Ok(())
     }
 }
 
@@ -197,14 +265,19 @@ pub fn write_body_chunk(chunk: &[u8], out: &mut Vec<u8>) {
     if chunk.is_empty() {
         return;
     }
-    let len = chunk.len() as u64;
+    write_chunk_length(chunk.len(), out);
+    out.extend_from_slice(chunk);
+}
+
+/// Appends a chunk's length (a QUIC variable-length integer, RFC 9000 §16).
+fn write_chunk_length(len: usize, out: &mut Vec<u8>) {
+    let len = len as u64;
     match len {
         0..=0x3f => out.push(len as u8),
         0x40..=0x3fff => out.extend_from_slice(&((len as u16) | 0x4000).to_be_bytes()),
         0x4000..=0x3fff_ffff => out.extend_from_slice(&((len as u32) | 0x8000_0000).to_be_bytes()),
         _ => out.extend_from_slice(&(len | 0xc000_0000_0000_0000).to_be_bytes()),
     }
-    out.extend_from_slice(chunk);
 }
 
 /// Appends the end of the body and an empty trailer.
@@ -256,6 +329,35 @@ mod tests {
         assert_eq!(decoded.path, "/v2/repository/models/m");
         assert_eq!(decoded.header("Authorization"), Some("Bearer t"));
         assert_eq!(decoded.body, chunks.concat());
+    }
+
+    #[test]
+    fn a_request_encoded_from_pieces_decodes_as_the_joined_request() {
+        let headers = vec![(
+            "content-type".to_string(),
+            "application/octet-stream".to_string(),
+        )];
+        let pieces: [&[u8]; 3] = [b"{\"inputs\":[]}", &[7u8; 70_000], b""];
+        for body in [pieces.to_vec(), vec![], vec![&b""[..]]] {
+            let r = InnerRequestRef {
+                method: "POST",
+                path: "/v2/models/m/infer",
+                headers: &headers,
+                body: body.clone(),
+            };
+            let mut wire = b"prefix".to_vec();
+            r.encode_into(&mut wire).unwrap();
+            assert_eq!(&wire[..6], b"prefix", "encode_into appends");
+            let decoded = InnerRequest::decode(&wire[6..]).unwrap();
+            assert_eq!(decoded.method, "POST");
+            assert_eq!(decoded.path, "/v2/models/m/infer");
+            assert_eq!(decoded.headers, headers);
+            assert_eq!(decoded.body, body.concat());
+            // The owned request's view encodes the same request.
+            let mut again = Vec::new();
+            decoded.view().encode_into(&mut again).unwrap();
+            assert_eq!(InnerRequest::decode(&again).unwrap(), decoded);
+        }
     }
 
     #[test]

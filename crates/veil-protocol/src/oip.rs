@@ -7,6 +7,7 @@
 //! `Inference-Header-Content-Length`, each binary tensor's size in its
 //! `parameters.binary_data_size`.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use veil_tensor::{DataType, Element, ModelSignature, Tensor, TensorSpec, element_count, f16};
@@ -103,10 +104,65 @@ pub struct EncodedBody {
 impl EncodedBody {
     /// The content type that fits this body.
     pub fn content_type(&self) -> &'static str {
-        if self.header_length.is_some() {
-            BINARY_CONTENT_TYPE
-        } else {
-            JSON_CONTENT_TYPE
+        content_type(self.header_length)
+    }
+}
+
+fn content_type(header_length: Option<usize>) -> &'static str {
+    if header_length.is_some() {
+        BINARY_CONTENT_TYPE
+    } else {
+        JSON_CONTENT_TYPE
+    }
+}
+
+/// An encoded body in pieces: the JSON header, then the binary tensor data
+/// borrowed from the tensors. Written piece by piece straight into the buffer
+/// that is encrypted, the tensors are copied once on their way out, with no
+/// whole body assembled in between.
+#[derive(Debug, Clone)]
+pub struct BodyParts<'a> {
+    /// The JSON header; the whole body when nothing is binary.
+    pub json: Vec<u8>,
+    /// Binary tensor data, in the order the header lists it.
+    pub binary: Vec<&'a [u8]>,
+    /// Value of `Inference-Header-Content-Length`, if binary parts follow.
+    pub header_length: Option<usize>,
+}
+
+impl BodyParts<'_> {
+    /// The content type that fits this body.
+    pub fn content_type(&self) -> &'static str {
+        content_type(self.header_length)
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> usize {
+        self.json.len() + self.binary.iter().map(|p| p.len()).sum::<usize>()
+    }
+
+    /// Whether the body is empty (never, for a valid request or response).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The pieces of the body, in order.
+    pub fn pieces(&self) -> Vec<&[u8]> {
+        std::iter::once(self.json.as_slice())
+            .chain(self.binary.iter().copied())
+            .collect()
+    }
+
+    /// Joins the pieces into one body.
+    pub fn concat(self) -> EncodedBody {
+        let mut body = self.json;
+        body.reserve(self.binary.iter().map(|p| p.len()).sum());
+        for p in &self.binary {
+            body.extend_from_slice(p);
+        }
+        EncodedBody {
+            body,
+            header_length: self.header_length,
         }
     }
 }
@@ -134,6 +190,12 @@ impl InferRequest {
 
     /// Encodes the request; `binary_inputs` selects the binary extension.
     pub fn encode(&self, binary_inputs: bool) -> Result<EncodedBody, ProtocolError> {
+        Ok(self.encode_parts(binary_inputs)?.concat())
+    }
+
+    /// Encodes the request in pieces that borrow the input tensors' bytes,
+    /// for writing straight into an encrypted request ([`BodyParts`]).
+    pub fn encode_parts(&self, binary_inputs: bool) -> Result<BodyParts<'_>, ProtocolError> {
         let mut parameters = Map::new();
         if self.binary_outputs {
             parameters.insert(BINARY_DATA_OUTPUT.into(), Value::Bool(true));
@@ -169,13 +231,25 @@ impl InferRequest {
         } else {
             Vec::new()
         };
-        encode_with_binary(&header, &binary, binary_inputs)
+        encode_parts(&header, binary, binary_inputs)
     }
 
     /// Decodes a request body; `header_length` is the value of
-    /// `Inference-Header-Content-Length`, if present.
+    /// `Inference-Header-Content-Length`, if present. Copies the binary
+    /// tensor data out of `body`; [`InferRequest::decode_shared`] does not.
     pub fn decode(body: &[u8], header_length: Option<usize>) -> Result<Self, ProtocolError> {
-        let (json, mut binary) = split_body(body, header_length)?;
+        let (json, binary) = split_body(body, header_length)?;
+        Self::decode_split(json, Bytes::copy_from_slice(binary))
+    }
+
+    /// Decodes a request body that the caller owns: the input tensors are
+    /// views of `body` (its binary part), not copies of it.
+    pub fn decode_shared(body: Bytes, header_length: Option<usize>) -> Result<Self, ProtocolError> {
+        let json_len = split_body(&body, header_length)?.0.len();
+        Self::decode_split(&body[..json_len], body.slice(json_len..))
+    }
+
+    fn decode_split(json: &[u8], mut binary: Bytes) -> Result<Self, ProtocolError> {
         let header: RequestHeader = serde_json::from_slice(json)
             .map_err(|e| ProtocolError::malformed("inference request", e))?;
         let mut inputs = Vec::with_capacity(header.inputs.len());
@@ -255,12 +329,13 @@ impl InferResponse {
             outputs,
         };
         let any_binary = !parts.is_empty();
-        encode_with_binary(&header, &parts, any_binary)
+        Ok(encode_parts(&header, parts, any_binary)?.concat())
     }
 
     /// Decodes a response body.
     pub fn decode(body: &[u8], header_length: Option<usize>) -> Result<Self, ProtocolError> {
-        let (json, mut binary) = split_body(body, header_length)?;
+        let (json, binary) = split_body(body, header_length)?;
+        let mut binary = Bytes::copy_from_slice(binary);
         let header: ResponseHeader = serde_json::from_slice(json)
             .map_err(|e| ProtocolError::malformed("inference response", e))?;
         let mut outputs = Vec::with_capacity(header.outputs.len());
@@ -276,27 +351,18 @@ impl InferResponse {
     }
 }
 
-fn encode_with_binary<H: Serialize>(
+fn encode_parts<'a, H: Serialize>(
     header: &H,
-    parts: &[&[u8]],
-    binary: bool,
-) -> Result<EncodedBody, ProtocolError> {
-    let mut body =
+    binary: Vec<&'a [u8]>,
+    is_binary: bool,
+) -> Result<BodyParts<'a>, ProtocolError> {
+    let json =
         serde_json::to_vec(header).map_err(|e| ProtocolError::malformed("JSON header", e))?;
-    if !binary {
-        return Ok(EncodedBody {
-            body,
-            header_length: None,
-        });
-    }
-    let header_length = body.len();
-    body.reserve(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        body.extend_from_slice(p);
-    }
-    Ok(EncodedBody {
-        body,
-        header_length: Some(header_length),
+    let header_length = is_binary.then_some(json.len());
+    Ok(BodyParts {
+        json,
+        binary,
+        header_length,
     })
 }
 
@@ -334,7 +400,7 @@ fn tensor_header(name: &str, t: &Tensor, binary: bool) -> Result<TensorHeader, P
     })
 }
 
-fn decode_tensor(h: &TensorHeader, binary: &mut &[u8]) -> Result<Tensor, ProtocolError> {
+fn decode_tensor(h: &TensorHeader, binary: &mut Bytes) -> Result<Tensor, ProtocolError> {
     let bad = |reason: String| ProtocolError::Tensor(format!("tensor `{}`: {reason}", h.name));
     let dtype: DataType = h.datatype.parse().map_err(|e| bad(format!("{e}")))?;
     let shape: Vec<usize> = h
@@ -355,9 +421,8 @@ fn decode_tensor(h: &TensorHeader, binary: &mut &[u8]) -> Result<Tensor, Protoco
                     binary.len()
                 )));
             }
-            let (mine, rest) = binary.split_at(size);
-            *binary = rest;
-            Tensor::from_bytes(dtype, shape, mine.to_vec()).map_err(|e| bad(e.to_string()))
+            let mine = binary.split_to(size);
+            Tensor::from_shared_bytes(dtype, shape, mine).map_err(|e| bad(e.to_string()))
         }
         (None, Some(data)) => json_to_tensor(dtype, shape, data).map_err(bad),
         (Some(_), Some(_)) => Err(bad("has both binary_data_size and data".into())),
@@ -559,6 +624,29 @@ mod tests {
             let dec = InferRequest::decode(&enc.body, enc.header_length).unwrap();
             assert_eq!(dec, req, "binary={binary}");
         }
+    }
+
+    #[test]
+    fn a_shared_body_is_decoded_into_views_of_it() {
+        let req = InferRequest::new(sample());
+        let parts = req.encode_parts(true).unwrap();
+        let joined = parts.pieces().concat();
+        assert_eq!(parts.len(), joined.len());
+        let enc = parts.concat();
+        assert_eq!(enc.body, joined);
+        let body = Bytes::from(enc.body);
+        let dec = InferRequest::decode_shared(body.clone(), enc.header_length).unwrap();
+        assert_eq!(dec, req);
+        // The first tensor's bytes are the body's, right after the JSON header.
+        let header_length = enc.header_length.unwrap();
+        assert_eq!(
+            dec.inputs[0].1.bytes().as_ptr(),
+            body[header_length..].as_ptr()
+        );
+        let err = InferRequest::decode_shared(body.slice(..body.len() - 1), enc.header_length)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exceeds"), "{err}");
     }
 
     #[test]

@@ -176,14 +176,14 @@ async fn infer(
                 })?,
         ),
     };
-    let mut request = InferRequest::decode(&body, header_length).map_err(|e| {
+    // The input tensors are views of `body`, not copies of it.
+    let mut request = InferRequest::decode_shared(body, header_length).map_err(|e| {
         let mut err = decode_error(e);
         if err.code == ErrorCode::InvalidInput {
             err.expected = Some(model.model.signature().clone());
         }
         err
     })?;
-    drop(body);
     if let Some(expected) = &request.expected_sha256
         && !expected.eq_ignore_ascii_case(&model.sha256)
     {

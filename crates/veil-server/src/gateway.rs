@@ -268,17 +268,22 @@ where
 }
 
 async fn handle_timed(state: &AppState, enc_request: Bytes, request_id: &str) -> Response {
-    let Ok((inner_bytes, sealer)) = state.attestor.key.decapsulate(&enc_request) else {
+    // Decrypted where it lies: the body is taken over (without a copy when
+    // nothing else holds it) and the inner request is read out of it, so its
+    // body is copied once, into the `Body` the handler reads.
+    let mut enc_request = Vec::from(enc_request);
+    let Ok((inner_bytes, sealer)) = state.attestor.key.decapsulate_in_place(&mut enc_request)
+    else {
         return plaintext_error(
             ErrorCode::BadEncapsulation,
             "the request could not be decapsulated with this server's key; fetch a fresh attestation",
         );
     };
+    let decoded = InnerRequest::decode(inner_bytes);
     drop(enc_request);
-    let inner_response = match InnerRequest::decode(&inner_bytes) {
+    let inner_response = match decoded {
         Err(e) => refused_inner(state, &ApiError::new(ErrorCode::BadRequest, e.to_string())),
         Ok(req) => {
-            drop(inner_bytes);
             match build_request(
                 req.method.as_bytes(),
                 req.path.as_bytes(),

@@ -1,5 +1,7 @@
 //! A dense tensor: data type, shape and little-endian bytes.
 
+use bytes::Bytes;
+
 use crate::{DataType, Element};
 
 /// Why bytes and a shape do not make a tensor.
@@ -32,11 +34,15 @@ pub enum TensorError {
 }
 
 /// A dense row-major tensor holding little-endian element bytes.
+///
+/// The bytes are a shared, immutable buffer: a tensor decoded from a request
+/// body can be a view of that body ([`Tensor::from_shared_bytes`]) instead of
+/// a copy of it, and cloning a tensor does not copy its elements.
 #[derive(Clone, PartialEq)]
 pub struct Tensor {
     dtype: DataType,
     shape: Vec<usize>,
-    data: Vec<u8>,
+    data: Bytes,
 }
 
 impl std::fmt::Debug for Tensor {
@@ -61,6 +67,17 @@ impl Tensor {
         dtype: DataType,
         shape: Vec<usize>,
         data: Vec<u8>,
+    ) -> Result<Self, TensorError> {
+        Tensor::from_shared_bytes(dtype, shape, Bytes::from(data))
+    }
+
+    /// A tensor over a shared buffer of raw little-endian bytes — typically a
+    /// slice of the request body it arrived in, so decoding copies nothing.
+    /// Checks the length against the shape.
+    pub fn from_shared_bytes(
+        dtype: DataType,
+        shape: Vec<usize>,
+        data: Bytes,
     ) -> Result<Self, TensorError> {
         let expected = element_count(&shape)
             .and_then(|n| n.checked_mul(dtype.size()))
@@ -128,8 +145,14 @@ impl Tensor {
         &self.data
     }
 
-    /// Takes the raw little-endian bytes.
+    /// Takes the raw little-endian bytes; copies them only if the buffer is
+    /// shared (with a clone of this tensor, or with the rest of a body).
     pub fn into_bytes(self) -> Vec<u8> {
+        Vec::from(self.data)
+    }
+
+    /// The raw little-endian bytes as a shared buffer, without copying.
+    pub fn into_shared_bytes(self) -> Bytes {
         self.data
     }
 }
@@ -186,6 +209,20 @@ mod tests {
             t.to_values::<f64>(),
             Err(TensorError::WrongType { .. })
         ));
+    }
+
+    #[test]
+    fn a_tensor_over_a_slice_of_a_body_shares_its_bytes() {
+        let body = Bytes::from((0u8..16).collect::<Vec<u8>>());
+        let t = Tensor::from_shared_bytes(DataType::U16, vec![2, 2], body.slice(4..12)).unwrap();
+        assert_eq!(
+            t.to_values::<u16>().unwrap(),
+            vec![0x0504, 0x0706, 0x0908, 0x0b0a]
+        );
+        // A view, not a copy: the same memory as the body.
+        assert_eq!(t.bytes().as_ptr(), body[4..].as_ptr());
+        assert!(Tensor::from_shared_bytes(DataType::U16, vec![3], body.slice(0..4)).is_err());
+        assert_eq!(t.into_bytes(), (4u8..12).collect::<Vec<u8>>());
     }
 
     #[test]

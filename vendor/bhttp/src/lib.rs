@@ -833,6 +833,12 @@ impl Message {
         &self.content
     }
 
+    /// Veil patch: take the content out of the message, leaving it empty,
+    /// so that a decoded body is moved rather than copied.
+    pub fn take_content(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.content)
+    }
+
     /// Get the trailer fields.
     #[must_use]
     pub fn trailer(&self) -> &FieldSection {

@@ -152,6 +152,39 @@ impl ClientRequest {
         Ok((enc_request, ClientResponse::new(hpke, enc)))
     }
 
+    /// Veil patch: the length of an encapsulated request before its sealed
+    /// content: the header (key id and algorithms), then the KEM's
+    /// encapsulated key.
+    #[cfg(feature = "rust-hpke")]
+    #[must_use]
+    pub fn header_len(&self) -> usize {
+        REQUEST_HEADER_LEN + self.config.kem().n_enc()
+    }
+
+    /// Veil patch: encapsulate a request in place, without copying it.
+    /// `buf` holds `self.header_len()` bytes of any value, then the request.
+    /// On return the first bytes are the header and encapsulated key, the
+    /// request is encrypted where it was, and the tag follows it: `buf` is the
+    /// same encapsulated request that `encapsulate` returns.
+    #[cfg(feature = "rust-hpke")]
+    pub fn encapsulate_in_place(self, buf: &mut Vec<u8>) -> Res<ClientResponse> {
+        let header_len = self.header_len();
+        if buf.len() < header_len {
+            return Err(Error::Truncated);
+        }
+        let info = build_info(INFO_REQUEST, self.key_id, self.config)?;
+        let mut hpke = HpkeS::new(self.config, &self.pk, &info)?;
+        let enc = hpke.enc()?;
+        if REQUEST_HEADER_LEN + enc.len() != header_len {
+            return Err(Error::Truncated);
+        }
+        buf[..REQUEST_HEADER_LEN].copy_from_slice(&info[INFO_REQUEST.len() + 1..]);
+        buf[REQUEST_HEADER_LEN..header_len].copy_from_slice(&enc);
+        let mut tag = hpke.seal_in_place(&[], &mut buf[header_len..])?;
+        buf.append(&mut tag);
+        Ok(ClientResponse::new(hpke, enc))
+    }
+
     #[cfg(feature = "stream")]
     pub fn encapsulate_stream<S>(self, dst: S) -> Res<StreamClient<S>> {
         StreamClient::start(dst, self.config, self.key_id, &self.pk)
@@ -216,6 +249,25 @@ impl Server {
 
         let request = hpke.open(&[], &enc_request[usize::try_from(r.position())?..])?;
         Ok((request, ServerResponse::new(&hpke, &enc)?))
+    }
+
+    /// Veil patch: remove encapsulation on a request in place, without
+    /// copying it: the request is decrypted where it lies in `enc_request`,
+    /// and the returned slice points at it.
+    #[cfg(feature = "rust-hpke")]
+    pub fn decapsulate_in_place<'a>(
+        &self,
+        enc_request: &'a mut [u8],
+    ) -> Res<(&'a [u8], ServerResponse)> {
+        if enc_request.len() <= REQUEST_HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let mut r = Cursor::new(&enc_request[..]);
+        let (mut hpke, enc) = self.decode_request_header(&mut r, INFO_REQUEST)?;
+        let start = usize::try_from(r.position())?;
+        let len = hpke.open_in_place(&[], &mut enc_request[start..])?;
+        let response = ServerResponse::new(&hpke, &enc)?;
+        Ok((&enc_request[start..start + len], response))
     }
 
     /// Remove encapsulation on a streamed request.

@@ -360,9 +360,20 @@ impl HpkeS {
     }
 }
 
+impl HpkeS {
+    /// Veil patch: seal `buf` in place and return the tag, without copying
+    /// the plaintext.
+    pub fn seal_in_place(&mut self, aad: &[u8], buf: &mut [u8]) -> Res<Vec<u8>> {
+        self.context.seal(buf, aad)
+    }
+}
+
 impl Encrypt for HpkeS {
     fn seal(&mut self, aad: &[u8], pt: &[u8]) -> Res<Vec<u8>> {
-        let mut buf = pt.to_owned();
+        // Veil patch: room for the tag, so that appending it does not
+        // reallocate (and copy) the whole ciphertext.
+        let mut buf = Vec::with_capacity(pt.len() + self.config.aead().n_t());
+        buf.extend_from_slice(pt);
         let mut tag = self.context.seal(&mut buf, aad)?;
         buf.append(&mut tag);
         Ok(buf)
@@ -666,6 +677,14 @@ impl HpkeR {
             }
             Kem::XWing => PublicKey::XWing(<XWing as KemTrait>::PublicKey::from_bytes(k)?),
         })
+    }
+}
+
+impl HpkeR {
+    /// Veil patch: open `ct` (ciphertext, then tag) in place and return the
+    /// length of the plaintext at its start, without copying the ciphertext.
+    pub fn open_in_place(&mut self, aad: &[u8], ct: &mut [u8]) -> Res<usize> {
+        Ok(self.context.open(ct, aad)?.len())
     }
 }
 
