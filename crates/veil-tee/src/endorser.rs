@@ -57,6 +57,11 @@ impl LiveEndorsement {
         }
     }
 
+    /// Replaces the current endorsement.
+    pub(crate) fn replace(&self, endorsement: Endorsement) {
+        self.set(endorsement);
+    }
+
     fn set(&self, endorsement: Endorsement) {
         match self.0.write() {
             Ok(mut guard) => *guard = Some(endorsement),
@@ -106,11 +111,21 @@ pub struct Endorser {
 impl Endorser {
     /// An endorser for `target`, caching in `cache`.
     pub fn new(cache: EndorsementCache, fetcher: Fetcher, target: EndorsementTarget) -> Self {
+        Self::with_live(cache, fetcher, target, LiveEndorsement::default())
+    }
+
+    /// An endorser that keeps `live` current (the slot a producer reads).
+    pub fn with_live(
+        cache: EndorsementCache,
+        fetcher: Fetcher,
+        target: EndorsementTarget,
+        live: LiveEndorsement,
+    ) -> Self {
         Endorser {
             cache,
             fetcher,
             target,
-            live: LiveEndorsement::default(),
+            live,
         }
     }
 

@@ -73,6 +73,60 @@ pub enum TeeError {
         /// The value read after `outblob` (last attempt).
         found: u64,
     },
+    /// `/dev/sev-guest` does not exist.
+    #[error(
+        "{device} does not exist: load the SEV-SNP guest driver (`modprobe sev-guest`) inside an \
+         SEV-SNP confidential VM"
+    )]
+    SevGuestMissing {
+        /// The device looked for.
+        device: PathBuf,
+    },
+    /// Gramine's `/dev/attestation` interface is not there.
+    #[error(
+        "{path} does not exist: SGX evidence needs Veil to run inside a Gramine enclave with \
+         `sgx.remote_attestation = \"dcap\"` in its manifest"
+    )]
+    GramineMissing {
+        /// The `attestation_type` file looked for.
+        path: PathBuf,
+    },
+    /// Gramine attests, but not with DCAP quotes.
+    #[error(
+        "Gramine's attestation_type is `{attestation_type}`, not `dcap`: set \
+         `sgx.remote_attestation = \"dcap\"` in the manifest (EPID and none cannot be verified by Veil clients)"
+    )]
+    GramineNotDcap {
+        /// What `attestation_type` says.
+        attestation_type: String,
+    },
+    /// The Nitro Secure Module device is not there.
+    #[error(
+        "{device} does not exist or cannot be opened: Nitro evidence needs Veil to run inside an AWS Nitro Enclave"
+    )]
+    NsmMissing {
+        /// The device looked for.
+        device: PathBuf,
+    },
+    /// `--platform auto` found no TEE interface at all.
+    #[error(
+        "--platform auto found no TEE: it tried {tried}; it never falls back to simulation \
+         (pass --platform simulated to run without a TEE)"
+    )]
+    NoTee {
+        /// Every interface looked for, and why it is unusable.
+        tried: String,
+    },
+    /// Neither SEV-SNP interface is there.
+    #[error(
+        "no SEV-SNP guest interface: tried configfs-tsm ({configfs}) and /dev/sev-guest ({sev_guest})"
+    )]
+    NoSevSnpInterface {
+        /// Why configfs-tsm is unusable.
+        configfs: Box<TeeError>,
+        /// Why `/dev/sev-guest` is unusable.
+        sev_guest: Box<TeeError>,
+    },
     /// The kernel's provider is not one this crate can produce evidence for.
     #[error(
         "configfs-tsm provider `{provider}` is not supported (expected `sev_guest` for SEV-SNP or `tdx_guest` for TDX)"

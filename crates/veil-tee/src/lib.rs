@@ -44,10 +44,14 @@ mod endorsements;
 mod endorser;
 mod error;
 mod fetch;
+mod gramine;
 mod kds;
+mod nsm;
+mod open;
 mod pcs;
 mod producer;
 mod quote;
+mod sev_guest;
 
 pub use cache::{
     EndorsementCache, REFRESH_MARGIN_SECS, collateral_next_update, needs_refresh,
@@ -61,7 +65,11 @@ pub use endorsements::{SnpCertificates, TdxCollateral};
 pub use endorser::{Endorsement, EndorsementOrigin, EndorsementTarget, Endorser, LiveEndorsement};
 pub use error::TeeError;
 pub use fetch::{EndorsementSources, Fetcher};
+pub use gramine::{DEFAULT_GRAMINE_ATTESTATION_DIR, GramineAttestation, GramineSgxProducer};
 pub use kds::{DEFAULT_KDS_URL, KdsTcb, SnpProduct, VcekRequest};
+pub use nsm::{NSM_DEVICE, NsmProducer, attestation_document, attestation_request};
+pub use open::{FetchOptions, HardwarePlatform, OpenedProducer, PlatformOptions, open_producer};
 pub use pcs::{DEFAULT_INTEL_ROOT_CRL_URL, DEFAULT_PCS_URL, PcsRequest};
 pub use producer::ConfigfsTsmProducer;
 pub use quote::{outblob_report_data, unverified_measurement};
+pub use sev_guest::{SEV_GUEST_DEVICE, SevGuestProducer};

@@ -5,7 +5,7 @@ use veil_attest::{
     AttestationError, Check, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN, ReportData,
 };
 
-use crate::cert_table::parse_cert_table;
+use crate::cert_table::{CertTableEntry, parse_cert_table};
 use crate::configfs::{ConfigfsTsm, TsmProvider};
 use crate::endorsements::{SnpCertificates, TdxCollateral};
 use crate::endorser::{Endorsement, LiveEndorsement};
@@ -125,22 +125,11 @@ impl ConfigfsTsmProducer {
 
         match &self.endorsements {
             Endorsements::SevSnp(fallback) => {
-                let from_host = match &report.auxblob {
-                    Some(table) => SnpCertificates::from_cert_table(&parse_cert_table(table)?)?,
-                    None => None,
+                let host_table = match &report.auxblob {
+                    Some(table) => parse_cert_table(table)?,
+                    None => Vec::new(),
                 };
-                let certs = match (from_host, fallback.get()) {
-                    (Some(certs), _) | (None, Some(Endorsement::Snp(certs))) => certs,
-                    _ => {
-                        return Err(TeeError::MissingEndorsement(
-                            "no VCEK chain for the SEV-SNP report: the host put no certificates \
-                             in auxblob, no --snp-certs directory was given, and none was \
-                             fetched from AMD KDS"
-                                .into(),
-                        ));
-                    }
-                };
-                Ok(Evidence::new(platform, report.outblob, certs.to_chain()))
+                snp_evidence(report.outblob, &host_table, fallback)
             }
             Endorsements::Tdx(live) => match live.get() {
                 Some(Endorsement::Intel(collateral)) => Ok(Evidence {
@@ -157,6 +146,34 @@ impl ConfigfsTsmProducer {
             },
         }
     }
+}
+
+/// SEV-SNP evidence for `report`: with the chain from the host's
+/// certificate table when it has one, else the `fallback` chain (operator
+/// files or fetched from AMD KDS).
+pub(crate) fn snp_evidence(
+    report: Vec<u8>,
+    host_table: &[CertTableEntry],
+    fallback: &LiveEndorsement,
+) -> Result<Evidence, TeeError> {
+    let certs = match (
+        SnpCertificates::from_cert_table(host_table)?,
+        fallback.get(),
+    ) {
+        (Some(certs), _) | (None, Some(Endorsement::Snp(certs))) => certs,
+        _ => {
+            return Err(TeeError::MissingEndorsement(
+                "no VCEK chain for the SEV-SNP report: the host supplied no certificates, no \
+                 --snp-certs directory was given, and none was fetched from AMD KDS"
+                    .into(),
+            ));
+        }
+    };
+    Ok(Evidence::new(
+        PlatformKind::SevSnp,
+        report,
+        certs.to_chain(),
+    ))
 }
 
 fn expect_provider(tsm: &ConfigfsTsm, expected: TsmProvider) -> Result<(), TeeError> {

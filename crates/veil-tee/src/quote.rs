@@ -16,6 +16,12 @@ const TDX_V5_BODY_PREFIX: usize = 6;
 const TDX_MRTD: usize = 136;
 const TDX_REPORT_DATA: usize = 520;
 
+/// SGX quote v3: a 48-byte header, then the enclave report body, whose
+/// MRENCLAVE sits at 64 and REPORTDATA at 320.
+const SGX_HEADER: usize = 48;
+const SGX_MRENCLAVE: usize = 64;
+const SGX_REPORT_DATA: usize = 320;
+
 fn tdx_body_start(quote: &[u8]) -> Option<usize> {
     let version = u16::from_le_bytes(quote.get(..2)?.try_into().ok()?);
     match version {
@@ -35,17 +41,23 @@ pub fn outblob_report_data(platform: PlatformKind, outblob: &[u8]) -> Option<[u8
     match platform {
         PlatformKind::SevSnp if outblob.len() == REPORT_LEN => field(outblob, SNP_REPORT_DATA),
         PlatformKind::Tdx => field(outblob, tdx_body_start(outblob)? + TDX_REPORT_DATA),
+        PlatformKind::Sgx => field(outblob, SGX_HEADER + SGX_REPORT_DATA),
         _ => None,
     }
 }
 
-/// The measurement an `outblob` claims (SEV-SNP MEASUREMENT, TDX MRTD), for
+/// The measurement an `outblob` claims (SEV-SNP MEASUREMENT, TDX MRTD, SGX
+/// MRENCLAVE), for
 /// the operator's log and policy. Unverified: it is what the hardware
 /// report *says*; only a client's verification makes it a fact.
 pub fn unverified_measurement(platform: PlatformKind, outblob: &[u8]) -> Option<Measurement> {
     let bytes: [u8; 48] = match platform {
         PlatformKind::SevSnp if outblob.len() == REPORT_LEN => field(outblob, SNP_MEASUREMENT)?,
         PlatformKind::Tdx => field(outblob, tdx_body_start(outblob)? + TDX_MRTD)?,
+        PlatformKind::Sgx => {
+            let mrenclave: [u8; 32] = field(outblob, SGX_HEADER + SGX_MRENCLAVE)?;
+            return Measurement::from_slice(&mrenclave).ok();
+        }
         _ => return None,
     };
     Some(Measurement::from(bytes))

@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,10 +23,12 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::get;
+use common::{FakeConfigfs, FakeKernel, SNP_REPORT_DATA_OFFSET};
 use veil_attest::{Evidence, PlatformKind, TrustAnchors, verify_evidence_without_policy};
 use veil_tee::{
     Endorsement, EndorsementCache, EndorsementOrigin, EndorsementSources, EndorsementTarget,
-    Endorser, Fetcher, PcsRequest, REFRESH_MARGIN_SECS, SnpProduct, TeeError, VcekRequest,
+    Endorser, FetchOptions, Fetcher, HardwarePlatform, PcsRequest, PlatformOptions,
+    REFRESH_MARGIN_SECS, SnpProduct, TeeError, VcekRequest, open_producer,
 };
 
 const MILAN_AT: u64 = 1_704_067_200;
@@ -343,5 +347,93 @@ async fn a_service_error_status_is_reported_with_its_url() {
         .to_string();
     assert!(msg.contains("/nothing-here/vcek/v1/Milan/"), "{msg}");
     assert!(msg.contains("HTTP 404"), "{msg}");
+    running.task.abort();
+}
+
+/// TDX quote v4: REPORTDATA at header 48 + body offset 520.
+const TDX_REPORT_DATA: usize = 48 + 520;
+
+fn fetching(
+    platform: HardwarePlatform,
+    fs: &FakeConfigfs,
+    sources: EndorsementSources,
+    cache: &Path,
+) -> PlatformOptions {
+    let mut opts = PlatformOptions::new(platform);
+    opts.configfs = fs.tsm();
+    let mut fetch = FetchOptions::new(cache);
+    fetch.sources = sources;
+    opts.fetch = Some(fetch);
+    opts
+}
+
+#[tokio::test]
+async fn tdx_server_without_collateral_fetches_it_at_start_and_ships_it() {
+    let running = start_mock().await;
+    let cache = tempfile::tempdir().unwrap();
+    let fs = FakeConfigfs::new(FakeKernel::new("tdx_guest", |inblob| {
+        let mut quote = tdx_quote();
+        quote[TDX_REPORT_DATA..TDX_REPORT_DATA + 64].copy_from_slice(inblob);
+        quote
+    }));
+    let opts = fetching(
+        HardwarePlatform::Tdx,
+        &fs,
+        running.sources.clone(),
+        cache.path(),
+    );
+    let opened = open_producer(&opts, TDX_AT).await.unwrap();
+    assert_eq!(opened.interface, "configfs-tsm");
+    let endorser = opened
+        .endorser
+        .expect("fetched, so refreshed in the background");
+    assert!(endorser.cache_path().is_file());
+    // What the server ships verifies the real quote.
+    let collateral =
+        veil_tee::TdxCollateral::from_json(opened.probe.collateral.clone(), "probe".into())
+            .unwrap();
+    verifies(Endorsement::Intel(collateral));
+    running.task.abort();
+}
+
+#[tokio::test]
+async fn sev_snp_server_without_host_certificates_fetches_the_vcek_at_start() {
+    let running = start_mock().await;
+    let cache = tempfile::tempdir().unwrap();
+    let fs = FakeConfigfs::new(FakeKernel::new("sev_guest", |inblob| {
+        let mut report = milan_report();
+        report[SNP_REPORT_DATA_OFFSET..SNP_REPORT_DATA_OFFSET + 64].copy_from_slice(inblob);
+        report
+    }));
+    let mut opts = fetching(
+        HardwarePlatform::SevSnp,
+        &fs,
+        running.sources.clone(),
+        cache.path(),
+    );
+    opts.snp_product = Some(SnpProduct::Milan);
+    let opened = open_producer(&opts, MILAN_AT).await.unwrap();
+    assert!(opened.endorser.is_some());
+    let chain = opened.probe.certificates.clone();
+    assert_eq!(chain[0], vector("sev-snp/vcek_milan.der"));
+    verifies(Endorsement::Snp(veil_tee::SnpCertificates {
+        leaf: chain[0].clone(),
+        ask: chain[1].clone(),
+        ark: chain.get(2).cloned(),
+    }));
+
+    // Operator files win: nothing is fetched, even with fetching on.
+    let dir = common::milan_chain_dir();
+    let mut opts = fetching(
+        HardwarePlatform::SevSnp,
+        &fs,
+        dead_sources().await,
+        cache.path(),
+    );
+    opts.snp_certs = Some(dir.path().to_path_buf());
+    let before = running.mock.requests.load(Ordering::SeqCst);
+    let opened = open_producer(&opts, MILAN_AT).await.unwrap();
+    assert!(opened.endorser.is_none());
+    assert_eq!(running.mock.requests.load(Ordering::SeqCst), before);
     running.task.abort();
 }
