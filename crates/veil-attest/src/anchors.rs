@@ -4,8 +4,8 @@ use crate::dcap::INTEL_SGX_ROOT_CA_DER;
 use crate::nitro::AWS_NITRO_ROOT_DER;
 
 /// The trust anchors of every hardware platform: the Intel and AWS roots,
-/// and optionally an AMD ARK replacing the Milan and Genoa ARKs pinned in the
-/// SEV-SNP module.
+/// and optionally an AMD ARK replacing the Milan, Genoa and Turin ARKs
+/// pinned in the SEV-SNP module.
 ///
 /// [`verify_evidence`](crate::verify_evidence) always uses
 /// [`TrustAnchors::pinned`]. Other roots go through
@@ -19,7 +19,7 @@ pub struct TrustAnchors {
     pub intel_root_der: Vec<u8>,
     /// The AWS Nitro Enclaves root certificate (DER).
     pub nitro_root_der: Vec<u8>,
-    /// An AMD ARK (DER) to trust instead of the pinned Milan and Genoa ARKs;
+    /// An AMD ARK (DER) to trust instead of the pinned Milan, Genoa and Turin ARKs;
     /// `None` (the default) trusts the pinned ones.
     pub amd_ark_der: Option<Vec<u8>>,
 }

@@ -20,13 +20,20 @@ use crate::fields::TcbVersion;
 use crate::report::{Report, SigningKey};
 use crate::x509::{check_validity, parse_certificate};
 
-/// AMD's root keys (ARKs, PEM) for the product families whose reports this
-/// crate decodes (family 19h: Milan and Genoa share the TCB layout): the
-/// only SEV-SNP roots trusted. Turin (family 1Ah) lays its TCB out
-/// differently, and its reports are refused at parsing.
-const PINNED_ARKS: [(&str, &[u8]); 2] = [
+/// AMD's root keys (ARKs, PEM): the only SEV-SNP roots trusted, as the
+/// `sev` crate ships them. Their SHA-256 DER fingerprints are pinned in
+/// this module's tests and were cross-checked against independent copies
+/// (the Turin ARK against google/go-sev-guest `verify/trust/ask_ark_turin_vlek.pem`).
+///
+/// Milan and Genoa (family 19h) share the TCB layout this crate decodes.
+/// Turin (family 1Ah) lays its TCB out differently (FMC, bootloader, TEE,
+/// SNP, microcode) and its VCEK carries an 8-byte hwID: its root is pinned
+/// so that a Turin chain is recognised, but its reports are refused (at
+/// parsing for version 3 and later; here, fail-closed, for any other).
+const PINNED_ARKS: [(&str, &[u8]); 3] = [
     ("Milan", sev::certs::snp::builtin::milan::ARK),
     ("Genoa", sev::certs::snp::builtin::genoa::ARK),
+    ("Turin", sev::certs::snp::builtin::turin::ARK),
 ];
 
 /// VCEK extensions (AMD "Versioned Chip Endorsement Key" specification).
@@ -71,6 +78,12 @@ pub(crate) fn endorsed_vcek_key(
         Some(der) => ("given", parse_certificate(der, "ARK")?),
         None => pinned_ark_for(&ask)?,
     };
+    if family == "Turin" {
+        return Err(chain_error(
+            "the chain is Turin's (ARK-Turin): binding a Turin VCEK to its report (FMC SPL, \
+             8-byte hwID) is not implemented, so Turin reports are refused",
+        ));
+    }
     if let Some(supplied) = supplied_ark_der
         && ark.to_der().ok().as_deref() != Some(supplied.as_slice())
     {
@@ -115,7 +128,7 @@ fn pinned_ark_for(ask: &Certificate) -> Result<(&'static str, Certificate), Atte
         }
     }
     Err(chain_error(
-        "the ASK is not issued by a pinned AMD ARK (Milan, Genoa)",
+        "the ASK is not issued by a pinned AMD ARK (Milan, Genoa, Turin)",
     ))
 }
 
@@ -186,14 +199,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_pinned_ark_signs_its_own_families_ask() {
-        use sev::certs::snp::builtin::{genoa, milan};
-        for (family, ask_pem) in [("Milan", milan::ASK), ("Genoa", genoa::ASK)] {
+    fn every_pinned_ark_signs_itself_and_its_own_familys_ask() {
+        use sev::certs::snp::builtin::{genoa, milan, turin};
+        for (family, ask_pem) in [
+            ("Milan", milan::ASK),
+            ("Genoa", genoa::ASK),
+            ("Turin", turin::ASK),
+        ] {
             let ask = Certificate::from_pem(ask_pem).unwrap();
             let (chosen, ark) = pinned_ark_for(&ask).unwrap();
             assert_eq!(chosen, family);
+            let ark = SevCertificate::from(ark);
+            // The ARK's self-signature, then ARK -> ASK.
+            (&ark, &ark).verify().unwrap();
             let chain = ca::Chain {
-                ark: SevCertificate::from(ark),
+                ark,
                 ask: SevCertificate::from(ask),
             };
             (&chain).verify().unwrap();
@@ -201,8 +221,37 @@ mod tests {
     }
 
     #[test]
-    fn an_ask_of_an_unpinned_family_has_no_root() {
-        let ask = Certificate::from_pem(sev::certs::snp::builtin::turin::ASK).unwrap();
+    fn pinned_arks_are_amds_by_fingerprint() {
+        use sha2::{Digest, Sha256};
+        // SHA-256 of each ARK's DER. Turin's equals the ARK-Turin in
+        // google/go-sev-guest verify/trust/ask_ark_turin_vlek.pem (commit
+        // 6953342c), which that project took from AMD KDS.
+        let expected = [
+            (
+                "Milan",
+                "69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd",
+            ),
+            (
+                "Genoa",
+                "4c6598d19c18719c5dfd4a7d335f674e5bfe1d8f800cea2cf270c10d103db2f1",
+            ),
+            (
+                "Turin",
+                "1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a",
+            ),
+        ];
+        for ((family, pem), (name, fingerprint)) in PINNED_ARKS.into_iter().zip(expected) {
+            assert_eq!(family, name);
+            let der = Certificate::from_pem(pem).unwrap().to_der().unwrap();
+            assert_eq!(hex::encode(Sha256::digest(&der)), fingerprint, "{family}");
+        }
+    }
+
+    #[test]
+    fn an_ask_of_no_pinned_family_has_no_root() {
+        // Milan's ASK with another issuer name: no pinned ARK is chosen.
+        let mut ask = Certificate::from_pem(sev::certs::snp::builtin::milan::ASK).unwrap();
+        ask.tbs_certificate.issuer = ask.tbs_certificate.subject.clone();
         assert_eq!(pinned_ark_for(&ask).unwrap_err().check, Check::Chain);
     }
 }
