@@ -20,6 +20,8 @@
 //! platforms, datatypes) are built from those crates' own lists, and tests
 //! check real serialised values against the mirrors.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::content::{Content, ContentBuilder};
@@ -35,6 +37,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, RefOr, Required};
 use utoipa::{PartialSchema, ToSchema};
+use veil_protocol::ErrorCode;
 use veil_protocol::channel::{
     CHUNKED_REQUEST_MEDIA_TYPE, CHUNKED_RESPONSE_MEDIA_TYPE, REQUEST_MEDIA_TYPE,
     RESPONSE_MEDIA_TYPE,
@@ -377,13 +380,38 @@ fn bearer(scheme: &str, optional: bool) -> Vec<SecurityRequirement> {
     requirements
 }
 
+/// Adds the error responses of `codes` to `op`: one response per HTTP status,
+/// the status being each code's own ([`ErrorCode::http_status`]), its
+/// description naming the codes it carries and why.
+fn errors(mut op: OperationBuilder, codes: &[(ErrorCode, &str)]) -> OperationBuilder {
+    let mut by_status: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    for (code, why) in codes {
+        by_status
+            .entry(code.http_status())
+            .or_default()
+            .push(format!("`{code}`: {why}."));
+    }
+    for (status, reasons) in by_status {
+        op = op.response(status.to_string(), error(&reasons.join(" ")));
+    }
+    op
+}
+
 fn inner_operations() -> PathsBuilder {
-    use schema::*;
-    let user = |op: OperationBuilder| {
-        op.securities(Some(bearer("api_key", true)))
-            .response("401", error("API keys are configured and none was sent."))
+    use schema::{
+        Deleted, InferRequest, InferResponse, InnerLive, InnerReady, ModelInfo, ModelMetadata,
+        ModelReady, RepositoryEntry, ServerMetadata,
     };
-    let model_missing = || error("No model of that name is served (`model_not_found`).");
+    let user = |op: OperationBuilder| {
+        errors(
+            op.securities(Some(bearer("api_key", true))),
+            &[(
+                ErrorCode::Unauthorized,
+                "API keys are configured and the request carries none of them",
+            )],
+        )
+    };
+    let model_missing = (ErrorCode::ModelNotFound, "no model of that name is served");
     let server_metadata = OperationBuilder::new()
         .operation_id(Some("server_metadata"))
         .tag("oip")
@@ -395,7 +423,11 @@ fn inner_operations() -> PathsBuilder {
     let ready = OperationBuilder::new()
         .operation_id(Some("server_ready"))
         .tag("oip")
-        .response("200", json_response::<InnerReady>("`{\"ready\": true}`"));
+        .response("200", json_response::<InnerReady>("`{\"ready\": true}`"))
+        .response(
+            "503",
+            json_response::<InnerReady>("`{\"ready\": false}` while the server drains."),
+        );
     let model_metadata = user(
         OperationBuilder::new()
             .operation_id(Some("model_metadata"))
@@ -404,17 +436,17 @@ fn inner_operations() -> PathsBuilder {
             .response(
                 "200",
                 json_response::<ModelMetadata>("The model's signature and hash."),
-            )
-            .response("404", model_missing()),
+            ),
     );
+    let model_metadata = errors(model_metadata, &[model_missing]);
     let model_ready = user(
         OperationBuilder::new()
             .operation_id(Some("model_ready"))
             .tag("oip")
             .parameter(name_parameter())
-            .response("200", json_response::<ModelReady>("The model is served."))
-            .response("404", model_missing()),
+            .response("200", json_response::<ModelReady>("The model is served.")),
     );
+    let model_ready = errors(model_ready, &[model_missing]);
     let tensors = |what: &str| {
         format!(
             "{what}: JSON (`{}`), or the binary tensor extension (`{}`): a JSON header whose \
@@ -462,28 +494,37 @@ fn inner_operations() -> PathsBuilder {
                     )
                     .content(oip::BINARY_CONTENT_TYPE, binary_content())
                     .build(),
-            )
-            .response(
-                "400",
-                error("`invalid_input` (with `expected`, the model's signature) or `bad_request`."),
-            )
-            .response("404", model_missing())
-            .response(
-                "409",
-                error("`model_hash_mismatch`: the served model is not the one the client expects."),
-            )
-            .response(
-                "413",
-                error("An input tensor exceeds `--max-tensor-elements`."),
-            )
-            .response(
-                "500",
-                error("`inference_failed`: the engine failed on a valid request."),
-            )
-            .response(
-                "503",
-                error("The model's inference queue is full (`Retry-After: 1`)."),
             ),
+    );
+    let infer = errors(
+        infer,
+        &[
+            (
+                ErrorCode::InvalidInput,
+                "the inputs do not match the model's signature (`expected` carries it)",
+            ),
+            (
+                ErrorCode::BadRequest,
+                "the body is not an inference request (bad JSON, bad binary header)",
+            ),
+            model_missing,
+            (
+                ErrorCode::ModelHashMismatch,
+                "the served model is not the one the client expects (`veil_model_sha256`)",
+            ),
+            (
+                ErrorCode::PayloadTooLarge,
+                "an input tensor exceeds `--max-tensor-elements`",
+            ),
+            (
+                ErrorCode::InferenceFailed,
+                "the engine failed on a valid request",
+            ),
+            (
+                ErrorCode::Unavailable,
+                "the model's inference queue is full; retry after `Retry-After`",
+            ),
+        ],
     );
     let index = || {
         user(
@@ -509,8 +550,13 @@ fn inner_operations() -> PathsBuilder {
         )
     };
     let owner = |op: OperationBuilder| {
-        op.securities(Some(bearer("owner_token", false)))
-            .response("401", error("The call needs a valid owner token."))
+        errors(
+            op.securities(Some(bearer("owner_token", false))),
+            &[(
+                ErrorCode::Unauthorized,
+                "the call needs a valid owner token",
+            )],
+        )
     };
     let upload = owner(
         OperationBuilder::new()
@@ -525,18 +571,27 @@ fn inner_operations() -> PathsBuilder {
             .request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(Required::True))
-                    .content(
-                        oip::BINARY_CONTENT_TYPE,
-                        binary_content(),
-                    )
+                    .content(oip::BINARY_CONTENT_TYPE, binary_content())
                     .build(),
             ))
-            .response("200", json_response::<ModelInfo>("The model is served."))
-            .response(
-                "400",
-                error("`invalid_model` (the engine cannot load it) or `bad_request` (bad name, cut-off upload)."),
-            )
-            .response("413", error("The model exceeds `--max-model-bytes`.")),
+            .response("200", json_response::<ModelInfo>("The model is served.")),
+    );
+    let upload = errors(
+        upload,
+        &[
+            (
+                ErrorCode::InvalidModel,
+                "the engine cannot load the bytes (or they are empty)",
+            ),
+            (
+                ErrorCode::BadRequest,
+                "the name is not a valid model name, or the upload was cut off",
+            ),
+            (
+                ErrorCode::PayloadTooLarge,
+                "the model exceeds `--max-model-bytes`",
+            ),
+        ],
     );
     let delete = owner(
         OperationBuilder::new()
@@ -546,9 +601,9 @@ fn inner_operations() -> PathsBuilder {
             .response(
                 "200",
                 json_response::<Deleted>("The model is no longer served."),
-            )
-            .response("404", model_missing()),
+            ),
     );
+    let delete = errors(delete, &[model_missing]);
     PathsBuilder::new()
         .path("/v2", PathItem::new(HttpMethod::Get, server_metadata))
         .path("/v2/health/live", PathItem::new(HttpMethod::Get, live))
