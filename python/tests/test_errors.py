@@ -21,6 +21,8 @@ class NativeLike(Exception):
     ("unauthorized", 401, veil.Unauthorized),
     ("payload_too_large", 413, veil.PayloadTooLarge),
     ("unavailable", 503, veil.Unavailable),
+    ("invalid_challenge", 403, veil.InvalidChallenge),
+    ("too_many_requests", 429, veil.TooManyRequests),
     ("internal", 500, veil.ServerError),
     ("bad_request", 400, veil.ServerError),
 ])

@@ -22,12 +22,14 @@ from ._client import Client, connect
 from ._errors import (
     AttestationError,
     ConnectionError,
+    InvalidChallenge,
     InvalidInput,
     InvalidModel,
     ModelHashMismatch,
     ModelNotFound,
     PayloadTooLarge,
     ServerError,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
     VeilError,
@@ -53,5 +55,7 @@ __all__ = [
     "Unauthorized",
     "PayloadTooLarge",
     "Unavailable",
+    "InvalidChallenge",
+    "TooManyRequests",
     "__version__",
 ]

@@ -21,6 +21,8 @@ __all__ = [
     "Unauthorized",
     "PayloadTooLarge",
     "Unavailable",
+    "InvalidChallenge",
+    "TooManyRequests",
 ]
 
 
@@ -99,6 +101,20 @@ class Unavailable(ServerError):
     """The model's queue is full (HTTP 503): retry after a short pause."""
 
 
+class InvalidChallenge(ServerError):
+    """An upload or delete was refused as a possible replay (HTTP 403): its
+    single-use server challenge was missing, unknown, expired or already used.
+
+    The SDK fetches a fresh challenge for every upload and delete, so this
+    means the request itself was replayed or sent long after it was made.
+    """
+
+
+class TooManyRequests(ServerError):
+    """Too many failed authentication attempts (HTTP 429): the server checks
+    no token for a while; retry after a pause."""
+
+
 _BY_CODE = {
     "model_not_found": ModelNotFound,
     "invalid_input": InvalidInput,
@@ -107,6 +123,8 @@ _BY_CODE = {
     "unauthorized": Unauthorized,
     "payload_too_large": PayloadTooLarge,
     "unavailable": Unavailable,
+    "invalid_challenge": InvalidChallenge,
+    "too_many_requests": TooManyRequests,
 }
 
 

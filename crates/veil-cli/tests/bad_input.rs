@@ -302,9 +302,14 @@ async fn server_survives_every_bad_input_and_keeps_serving() {
     }
     good_inference_still_works(&client).await;
 
-    // Truncated chunked uploads: cut at every few bytes, never stored.
+    // Truncated chunked uploads: cut at every few bytes, never stored. Each
+    // carries a fresh challenge, so each reaches the body (not a replay).
     let model = model_bytes("mlp.onnx");
-    let full = chunked_upload_ciphertext(client.key_config(), "cut", &model).await;
+    let upload = || async {
+        let challenge = client.challenge().await.unwrap();
+        chunked_upload_ciphertext(client.key_config(), "cut", &model, &challenge).await
+    };
+    let full = upload().await;
     for cut in (0..full.len())
         .step_by(full.len() / 23)
         .chain([full.len() - 1])
@@ -312,7 +317,7 @@ async fn server_survives_every_bad_input_and_keeps_serving() {
         let r = http
             .post(&ohttp)
             .header("content-type", CHUNKED_REQUEST_MEDIA_TYPE)
-            .body(full[..cut].to_vec())
+            .body(upload().await[..cut].to_vec())
             .send()
             .await
             .unwrap();
@@ -326,7 +331,7 @@ async fn server_survives_every_bad_input_and_keeps_serving() {
     let r = http
         .post(&ohttp)
         .header("content-type", CHUNKED_REQUEST_MEDIA_TYPE)
-        .body(full)
+        .body(upload().await)
         .send()
         .await
         .unwrap();
@@ -342,11 +347,19 @@ async fn server_survives_every_bad_input_and_keeps_serving() {
 }
 
 /// A complete chunked-OHTTP upload of `model` as `name`, as bytes.
-async fn chunked_upload_ciphertext(key_config: &[u8], name: &str, model: &[u8]) -> Vec<u8> {
+async fn chunked_upload_ciphertext(
+    key_config: &[u8],
+    name: &str,
+    model: &[u8],
+    challenge: &str,
+) -> Vec<u8> {
     let head = StreamingRequestHead::encode(
         "PUT",
         &format!("/v2/repository/models/{name}"),
-        &[("authorization".into(), format!("Bearer {OWNER}"))],
+        &[
+            ("authorization".into(), format!("Bearer {OWNER}")),
+            ("veil-challenge".into(), challenge.into()),
+        ],
     )
     .unwrap();
     let mut plain = head;

@@ -8,6 +8,7 @@ use rand::RngCore;
 use serde::de::DeserializeOwned;
 use veil_attest::{Policy, VerifiedClaims};
 use veil_protocol::bundle::{EvidenceBundle, VerifiedServer, verify_bundle};
+use veil_protocol::challenge::{CHALLENGE_HEADER, CHALLENGE_PATH, IssuedChallenge};
 use veil_protocol::channel::{ClientKey, REQUEST_MEDIA_TYPE};
 use veil_protocol::inner::{InnerRequest, InnerRequestRef, InnerResponse};
 use veil_protocol::oip::{
@@ -232,16 +233,30 @@ impl Client {
             .await
     }
 
-    /// Deletes a model (owner only).
+    /// Deletes a model (owner only), with a fresh server challenge so that
+    /// a replay of this request changes nothing.
     pub async fn delete_model(&self, name: &str) -> Result<(), ClientError> {
-        let _: serde_json::Value = self
-            .call(
-                "DELETE",
-                format!("/v2/repository/models/{}", segment(name)),
-                true,
-            )
+        let mut headers = self.headers(true);
+        headers.push((CHALLENGE_HEADER.into(), self.challenge().await?));
+        let resp = self
+            .send(&InnerRequest {
+                method: "DELETE".into(),
+                path: format!("/v2/repository/models/{}", segment(name)),
+                headers,
+                body: Vec::new(),
+            })
             .await?;
+        let _: serde_json::Value = parse_json(&resp)?;
         Ok(())
+    }
+
+    /// A fresh single-use server challenge (owner only): what an upload or
+    /// delete carries in its `veil-challenge` header to show it is not a
+    /// replay. [`Client::upload_model`] and [`Client::delete_model`] fetch
+    /// one themselves.
+    pub async fn challenge(&self) -> Result<String, ClientError> {
+        let issued: IssuedChallenge = self.call("POST", CHALLENGE_PATH.into(), true).await?;
+        Ok(issued.challenge)
     }
 
     /// Runs inference; inputs go binary, outputs come back as the request asks.

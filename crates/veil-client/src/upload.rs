@@ -9,6 +9,7 @@ use futures::io::{AsyncReadExt as _, AsyncWriteExt};
 use tokio::io::AsyncReadExt;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 use veil_protocol::ProtocolError;
+use veil_protocol::challenge::CHALLENGE_HEADER;
 use veil_protocol::channel::CHUNKED_REQUEST_MEDIA_TYPE;
 use veil_protocol::inner::{self, InnerResponse, StreamingRequestHead};
 use veil_protocol::oip::ModelInfo;
@@ -20,7 +21,8 @@ use crate::{Client, ClientError};
 const READ_SIZE: usize = 256 * 1024;
 
 impl Client {
-    /// Uploads `total` bytes from `reader` as model `name`.
+    /// Uploads `total` bytes from `reader` as model `name` (owner only),
+    /// with a fresh server challenge so that a replay changes nothing.
     pub async fn upload_model_reader(
         &self,
         name: &str,
@@ -29,6 +31,8 @@ impl Client {
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<ModelInfo, ClientError> {
         let mut headers = self.headers(true);
+        // Single use: a replay of this upload is refused.
+        headers.push((CHALLENGE_HEADER.into(), self.challenge().await?));
         headers.push(("content-type".into(), "application/octet-stream".into()));
         headers.push(("content-length".into(), total.to_string()));
         let path = format!("/v2/repository/models/{}", segment(name));

@@ -38,13 +38,18 @@ pub enum ErrorCode {
     InferenceFailed,
     /// The server is overloaded or not ready; retry later.
     Unavailable,
+    /// A state-changing call (model upload or delete) carried no fresh
+    /// single-use server challenge: missing, unknown, expired or already used.
+    InvalidChallenge,
+    /// Too many failed authentication attempts; retry after `Retry-After`.
+    TooManyRequests,
     /// An unexpected server-side failure.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documents that list them (the OpenAPI schema).
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidModel,
         ErrorCode::ModelNotFound,
         ErrorCode::InvalidInput,
@@ -57,6 +62,8 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::InferenceFailed,
         ErrorCode::Unavailable,
+        ErrorCode::InvalidChallenge,
+        ErrorCode::TooManyRequests,
         ErrorCode::Internal,
     ];
 
@@ -68,10 +75,12 @@ impl ErrorCode {
             | ErrorCode::BadEncapsulation
             | ErrorCode::BadRequest => 400,
             ErrorCode::Unauthorized => 401,
+            ErrorCode::InvalidChallenge => 403,
             ErrorCode::ModelNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::ModelHashMismatch => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::InferenceFailed | ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -92,6 +101,8 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::InferenceFailed => "inference_failed",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::InvalidChallenge => "invalid_challenge",
+            ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Internal => "internal",
         }
     }

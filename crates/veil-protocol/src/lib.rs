@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod challenge;
 pub mod channel;
 pub mod error;
 pub mod inner;

@@ -10,6 +10,9 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use veil_client::Client;
+use veil_protocol::challenge::{
+    CHALLENGE_HEADER, CHALLENGE_PATH, IssuedChallenge, needs_challenge,
+};
 use veil_protocol::inner::{InnerRequest, InnerResponse};
 
 use crate::{Channel, Framing, ProxyError};
@@ -149,6 +152,18 @@ async fn forward_request(
     let mut headers = inner_headers(&parts.headers, state.config.default_token.as_deref())?;
     // Uploads go chunked, so the server's single-message limit does not
     // bound them and the proxy holds the model once, not once per encoding.
+    // Uploads and deletes carry a fresh single-use server challenge, so a
+    // replay of their ciphertext changes nothing; local clients know
+    // nothing of it, so the proxy fetches one for them.
+    if needs_challenge(parts.method.as_str(), parts.uri.path())
+        && !headers.iter().any(|(n, _)| n == CHALLENGE_HEADER)
+    {
+        match fetch_challenge(state, &headers).await? {
+            Ok(challenge) => headers.push((CHALLENGE_HEADER.to_owned(), challenge)),
+            // Refused (e.g. a wrong owner token): the local client sees why.
+            Err(refusal) => return Ok((local_response(refusal), size)),
+        }
+    }
     let framing = if parts.method == Method::PUT {
         headers.push(("content-length".to_owned(), size.to_string()));
         Framing::Chunked
@@ -163,6 +178,32 @@ async fn forward_request(
     };
     let answer = state.channel.send(&inner, framing).await?;
     Ok((local_response(answer), size))
+}
+
+/// A challenge from the server, asked for with the local request's
+/// credentials; or the server's refusal, to pass on.
+async fn fetch_challenge(
+    state: &ProxyState,
+    headers: &[(String, String)],
+) -> Result<Result<String, InnerResponse>, ProxyError> {
+    let request = InnerRequest {
+        method: "POST".to_owned(),
+        path: CHALLENGE_PATH.to_owned(),
+        headers: headers
+            .iter()
+            .filter(|(n, _)| n == "authorization")
+            .cloned()
+            .collect(),
+        body: Vec::new(),
+    };
+    let answer = state.channel.send(&request, Framing::Whole).await?;
+    if answer.status != 200 {
+        return Ok(Err(answer));
+    }
+    let issued: IssuedChallenge = serde_json::from_slice(&answer.body).map_err(|e| {
+        ProxyError::Upstream(veil_protocol::ProtocolError::malformed("server challenge", e).into())
+    })?;
+    Ok(Ok(issued.challenge))
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {

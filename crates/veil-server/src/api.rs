@@ -15,9 +15,11 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use veil_protocol::ErrorCode;
 use veil_protocol::ProtocolError;
+use veil_protocol::challenge::IssuedChallenge;
 use veil_protocol::oip::{self, InferRequest, InferResponse, ModelMetadata, ServerMetadata};
 
 use crate::auth::{bearer, token_allowed};
+use crate::challenge::{CHALLENGE_HEADER, CHALLENGE_PATH, ChallengeError};
 use crate::error::ApiError;
 use crate::metrics::{Rejection, Stage};
 use crate::model_name::ModelName;
@@ -36,6 +38,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/v2/models/{name}/infer", post(infer))
         .route("/v2/repository/index", get(index).post(index))
         .route("/v2/repository/models/{name}", put(upload).delete(delete))
+        .route(CHALLENGE_PATH, post(challenge))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // The gateway already bounded the ciphertext; uploads bound themselves.
@@ -62,30 +65,69 @@ fn token(headers: &HeaderMap) -> Option<&str> {
     )
 }
 
-fn require_owner(s: &Services, headers: &HeaderMap) -> Result<(), ApiError> {
-    if token_allowed(token(headers), &s.config.owner_tokens) {
+/// Checks a token with `allowed`, unless failed checks are being rate
+/// limited: then it answers 429 without looking at the token, so that a
+/// guesser learns nothing faster than the limit allows.
+fn check_token(
+    s: &Services,
+    allowed: impl FnOnce() -> bool,
+    refusal: &'static str,
+) -> Result<(), ApiError> {
+    if let Err(wait) = s.auth_failures.check() {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRequests,
+            "too many failed authentication attempts; retry later",
+        )
+        .with_retry_after(wait));
+    }
+    if allowed() {
         Ok(())
     } else {
-        Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "this call needs a valid owner token",
-        ))
+        s.auth_failures.record_failure();
+        Err(ApiError::new(ErrorCode::Unauthorized, refusal))
     }
 }
 
+fn require_owner(s: &Services, headers: &HeaderMap) -> Result<(), ApiError> {
+    check_token(
+        s,
+        || token_allowed(token(headers), &s.config.owner_tokens),
+        "this call needs a valid owner token",
+    )
+}
+
 fn require_user(s: &Services, headers: &HeaderMap) -> Result<(), ApiError> {
-    let t = token(headers);
-    if s.config.api_keys.is_empty()
-        || token_allowed(t, &s.config.api_keys)
-        || token_allowed(t, &s.config.owner_tokens)
-    {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "this call needs a valid API key",
-        ))
+    if s.config.api_keys.is_empty() {
+        return Ok(());
     }
+    let t = token(headers);
+    check_token(
+        s,
+        || token_allowed(t, &s.config.api_keys) || token_allowed(t, &s.config.owner_tokens),
+        "this call needs a valid API key",
+    )
+}
+
+/// Accepts the request's challenge once; see [`crate::challenge`].
+fn require_fresh_challenge(s: &Services, headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = headers
+        .get(CHALLENGE_HEADER)
+        .map(|v| v.to_str().unwrap_or(""));
+    s.challenges.redeem(header).map_err(|e| {
+        if e != ChallengeError::Missing {
+            tracing::warn!(reason = %e, "state-changing call refused: stale or replayed challenge");
+        }
+        ApiError::new(ErrorCode::InvalidChallenge, e.to_string())
+    })
+}
+
+/// Issues a single-use challenge for one upload or delete (owner only).
+async fn challenge(State(s): S, headers: HeaderMap) -> Result<Json<IssuedChallenge>, ApiError> {
+    require_owner(&s, &headers)?;
+    Ok(Json(IssuedChallenge {
+        challenge: s.challenges.issue(),
+        expires_in_seconds: s.challenges.ttl().as_secs(),
+    }))
 }
 
 async fn server_metadata() -> Json<ServerMetadata> {
@@ -273,6 +315,7 @@ async fn upload(
     require_owner(&s, &headers)?;
     let name =
         ModelName::new(&name).map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
+    require_fresh_challenge(&s, &headers)?;
     let max = s.config.limits.max_model_bytes;
     let internal = |e: std::io::Error| {
         tracing::error!(error = %e, "cannot write upload");
@@ -318,6 +361,7 @@ async fn delete(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_owner(&s, &headers)?;
+    require_fresh_challenge(&s, &headers)?;
     s.registry.delete(&name).await?;
     Ok(Json(json!({ "name": name, "deleted": true })))
 }

@@ -1,8 +1,10 @@
 //! The error every handler returns: a code, a message without request data,
 //! and for bad inputs the signature the model expects.
 
+use std::time::Duration;
+
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use veil_engine::EngineError;
 use veil_protocol::{ErrorBody, ErrorCode};
@@ -17,6 +19,8 @@ pub struct ApiError {
     pub message: String,
     /// For `invalid_input`: what the model expects.
     pub expected: Option<ModelSignature>,
+    /// When the client may retry, sent as `Retry-After` (whole seconds, at least 1).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -26,7 +30,14 @@ impl ApiError {
             code,
             message: message.into(),
             expected: None,
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the client to retry after `wait`.
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
 
     /// The rendered body.
@@ -50,6 +61,7 @@ impl From<EngineError> for ApiError {
                 code: ErrorCode::InvalidInput,
                 message: format!("{reason}; the model expects {expected}"),
                 expected: Some(expected),
+                retry_after: None,
             },
             EngineError::Run(reason) => ApiError::new(
                 ErrorCode::InferenceFailed,
@@ -66,6 +78,11 @@ impl IntoResponse for ApiError {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         tracing::debug!(code = %self.code, "request refused");
         let mut resp = (status, Json(self.body())).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         // Lets the gateway count the outcome without parsing the body.
         resp.extensions_mut().insert(self.code);
         resp

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod auth;
 pub mod budget;
+pub mod challenge;
 pub mod config;
 pub mod error;
 pub mod gate;

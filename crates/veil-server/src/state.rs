@@ -28,6 +28,10 @@ pub struct Services {
     pub request_budget: crate::budget::RequestBudget,
     /// Whether the server takes new work, or drains before it stops.
     pub readiness: Readiness,
+    /// Single-use challenges that bind uploads and deletes to the present.
+    pub challenges: crate::challenge::Challenges,
+    /// The rate limit on failed owner-token and API-key checks.
+    pub auth_failures: crate::auth::FailedAuthLimiter,
 }
 
 /// Readiness for new work: true from start until draining starts (on
@@ -106,6 +110,8 @@ impl AppState {
             metrics: Metrics::new().map_err(std::io::Error::other)?,
             request_budget,
             readiness: Readiness::default(),
+            challenges: Default::default(),
+            auth_failures: Default::default(),
         });
         Ok(AppState {
             inner: crate::api::router(services.clone()),
