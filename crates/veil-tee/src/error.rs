@@ -197,3 +197,15 @@ impl TeeError {
         }
     }
 }
+
+impl From<TeeError> for veil_attest::AttestationError {
+    /// What a server's producer reports through
+    /// [`veil_attest::EvidenceProducer::produce`]: the evidence could not be
+    /// produced (`format`), with this error's message.
+    fn from(e: TeeError) -> Self {
+        veil_attest::AttestationError::new(
+            veil_attest::Check::Format,
+            format!("cannot produce evidence: {e}"),
+        )
+    }
+}

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use veil_attest::{
-    AttestationError, Check, Evidence, EvidenceProducer, PlatformKind, ReportData, trim_dcap_quote,
+    AttestationError, Evidence, EvidenceProducer, PlatformKind, ReportData, trim_dcap_quote,
 };
 
 use crate::endorser::{Endorsement, LiveEndorsement};
@@ -131,8 +131,6 @@ impl EvidenceProducer for GramineSgxProducer {
     }
 
     fn produce(&self, report_data: &ReportData) -> Result<Evidence, AttestationError> {
-        self.produce_evidence(report_data).map_err(|e| {
-            AttestationError::new(Check::Format, format!("cannot produce evidence: {e}"))
-        })
+        Ok(self.produce_evidence(report_data)?)
     }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use aws_nitro_enclaves_nsm_api::api::{ErrorCode, Request, Response};
 use aws_nitro_enclaves_nsm_api::driver::{nsm_exit, nsm_init, nsm_process_request};
 use serde_bytes::ByteBuf;
-use veil_attest::{AttestationError, Check, Evidence, EvidenceProducer, PlatformKind, ReportData};
+use veil_attest::{AttestationError, Evidence, EvidenceProducer, PlatformKind, ReportData};
 
 use crate::error::TeeError;
 
@@ -96,9 +96,7 @@ impl EvidenceProducer for NsmProducer {
     }
 
     fn produce(&self, report_data: &ReportData) -> Result<Evidence, AttestationError> {
-        self.produce_evidence(report_data).map_err(|e| {
-            AttestationError::new(Check::Format, format!("cannot produce evidence: {e}"))
-        })
+        Ok(self.produce_evidence(report_data)?)
     }
 }
 

@@ -2,7 +2,7 @@
 //! behind the same [`EvidenceProducer`] trait as the simulated platform.
 
 use veil_attest::{
-    AttestationError, Check, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN, ReportData,
+    AttestationError, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN, ReportData,
 };
 
 use crate::cert_table::{CertTableEntry, parse_cert_table};
@@ -197,8 +197,6 @@ impl EvidenceProducer for ConfigfsTsmProducer {
     }
 
     fn produce(&self, report_data: &ReportData) -> Result<Evidence, AttestationError> {
-        self.produce_evidence(report_data).map_err(|e| {
-            AttestationError::new(Check::Format, format!("cannot produce evidence: {e}"))
-        })
+        Ok(self.produce_evidence(report_data)?)
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use sev::firmware::guest::Firmware;
 use sev::firmware::host::CertType;
 use veil_attest::{
-    AttestationError, Check, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN, ReportData,
+    AttestationError, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN, ReportData,
 };
 
 use crate::cert_table::{CertTableEntry, SnpCertKind};
@@ -119,8 +119,6 @@ impl EvidenceProducer for SevGuestProducer {
     }
 
     fn produce(&self, report_data: &ReportData) -> Result<Evidence, AttestationError> {
-        self.produce_evidence(report_data).map_err(|e| {
-            AttestationError::new(Check::Format, format!("cannot produce evidence: {e}"))
-        })
+        Ok(self.produce_evidence(report_data)?)
     }
 }
