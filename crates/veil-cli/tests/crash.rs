@@ -8,6 +8,7 @@
 //!
 //! The operations and kill points come from a seeded RNG; the seed is
 //! printed, and `VEIL_CRASH_SEED=<seed>` replays a run.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers outside #[test] fns count as non-test code
 
 mod common;
 
