@@ -53,13 +53,15 @@ fn installed(tool: &str) -> PathBuf {
         })
 }
 
-/// A port free now (the kernel's choice); the child binds it right after.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct ports free now (the kernel's choice, both held until both
+/// are chosen); the children bind them right after.
+fn free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 /// Polls `url` until it answers 200, or fails after `within` naming `what`.
@@ -170,7 +172,7 @@ fn now_unix() -> f64 {
 async fn a_real_prometheus_sees_the_counters_and_histograms_move() {
     let promtool = installed("promtool");
     let dir = tempfile::tempdir().unwrap();
-    let (veil_port, prometheus_port) = (free_port(), free_port());
+    let (veil_port, prometheus_port) = free_ports();
     let veil_url = format!("http://127.0.0.1:{veil_port}");
     let prometheus_url = format!("http://127.0.0.1:{prometheus_port}");
     let data_dir = dir.path().join("veil-data");
