@@ -405,10 +405,16 @@ fn inner_operations() -> PathsBuilder {
     let user = |op: OperationBuilder| {
         errors(
             op.securities(Some(bearer("api_key", true))),
-            &[(
-                ErrorCode::Unauthorized,
-                "API keys are configured and the request carries none of them",
-            )],
+            &[
+                (
+                    ErrorCode::Unauthorized,
+                    "API keys are configured and the request carries none of them",
+                ),
+                (
+                    ErrorCode::TooManyRequests,
+                    "too many failed authentications: no token is checked until `Retry-After`",
+                ),
+            ],
         )
     };
     let model_missing = (ErrorCode::ModelNotFound, "no model of that name is served");
@@ -552,13 +558,48 @@ fn inner_operations() -> PathsBuilder {
     let owner = |op: OperationBuilder| {
         errors(
             op.securities(Some(bearer("owner_token", false))),
+            &[
+                (
+                    ErrorCode::Unauthorized,
+                    "the call needs a valid owner token",
+                ),
+                (
+                    ErrorCode::TooManyRequests,
+                    "too many failed authentications: no token is checked until `Retry-After`",
+                ),
+            ],
+        )
+    };
+    // Uploads and deletes carry a fresh single-use challenge (replay binding).
+    let challenged = |op: OperationBuilder| {
+        let header = ParameterBuilder::new()
+            .name(veil_protocol::challenge::CHALLENGE_HEADER)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::True)
+            .description(Some(
+                "A challenge from `POST /veil/v1/challenge` (64 hex digits), good for one call within 60 s.",
+            ))
+            .schema(Some(String::schema()))
+            .build();
+        errors(
+            op.parameter(header),
             &[(
-                ErrorCode::Unauthorized,
-                "the call needs a valid owner token",
+                ErrorCode::InvalidChallenge,
+                "the challenge is missing, malformed, unknown, expired or already used (a replay)",
             )],
         )
     };
-    let upload = owner(
+    let challenge = owner(
+        OperationBuilder::new()
+            .operation_id(Some("repository_challenge"))
+            .tag("repository")
+            .description(Some(
+                "Issues a single-use challenge for one upload or delete: \
+                 `{\"challenge\": \"<64 hex>\", \"expires_in_seconds\": 60}`.",
+            ))
+            .response("200", any_json_object("A fresh challenge.")),
+    );
+    let upload = challenged(owner(
         OperationBuilder::new()
             .operation_id(Some("repository_upload"))
             .tag("repository")
@@ -575,7 +616,7 @@ fn inner_operations() -> PathsBuilder {
                     .build(),
             ))
             .response("200", json_response::<ModelInfo>("The model is served.")),
-    );
+    ));
     let upload = errors(
         upload,
         &[
@@ -593,7 +634,7 @@ fn inner_operations() -> PathsBuilder {
             ),
         ],
     );
-    let delete = owner(
+    let delete = challenged(owner(
         OperationBuilder::new()
             .operation_id(Some("repository_delete"))
             .tag("repository")
@@ -602,7 +643,7 @@ fn inner_operations() -> PathsBuilder {
                 "200",
                 json_response::<Deleted>("The model is no longer served."),
             ),
-    );
+    ));
     let delete = errors(delete, &[model_missing]);
     PathsBuilder::new()
         .path("/v2", PathItem::new(HttpMethod::Get, server_metadata))
@@ -636,6 +677,10 @@ fn inner_operations() -> PathsBuilder {
                 .operation(HttpMethod::Put, upload)
                 .operation(HttpMethod::Delete, delete)
                 .build(),
+        )
+        .path(
+            veil_protocol::challenge::CHALLENGE_PATH,
+            PathItem::new(HttpMethod::Post, challenge),
         )
 }
 
