@@ -150,8 +150,6 @@ async fn forward_request(
         .path_and_query()
         .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
     let mut headers = inner_headers(&parts.headers, state.config.default_token.as_deref())?;
-    // Uploads go chunked, so the server's single-message limit does not
-    // bound them and the proxy holds the model once, not once per encoding.
     // Uploads and deletes carry a fresh single-use server challenge, so a
     // replay of their ciphertext changes nothing; local clients know
     // nothing of it, so the proxy fetches one for them.
@@ -164,6 +162,8 @@ async fn forward_request(
             Err(refusal) => return Ok((local_response(refusal), size)),
         }
     }
+    // Uploads go chunked, so the server's single-message limit does not
+    // bound them and the proxy holds the model once, not once per encoding.
     let framing = if parts.method == Method::PUT {
         headers.push(("content-length".to_owned(), size.to_string()));
         Framing::Chunked
