@@ -157,17 +157,26 @@ struct Running {
 }
 
 async fn start_mock() -> Running {
+    start_mock_serving("tdx", "tdx/tdx_quote_collateral.json").await
+}
+
+/// A mock whose PCS side serves the collateral in `collateral_json` at the
+/// paths of `tee` (`tdx` or `sgx`) only.
+async fn start_mock_serving(tee: &str, collateral_json: &str) -> Running {
     let mock = Arc::new(Mock {
         requests: AtomicUsize::new(0),
         paths: Default::default(),
-        collateral: serde_json::from_slice(&vector("tdx/tdx_quote_collateral.json")).unwrap(),
+        collateral: serde_json::from_slice(&vector(collateral_json)).unwrap(),
     });
     let app = Router::new()
         .route("/vcek/v1/Milan/cert_chain", get(cert_chain))
         .route("/vcek/v1/Milan/{hwid}", get(vcek))
         .route("/sgx/certification/v4/pckcrl", get(pck_crl))
-        .route("/tdx/certification/v4/tcb", get(tcb_info))
-        .route("/tdx/certification/v4/qe/identity", get(qe_identity))
+        .route(&format!("/{tee}/certification/v4/tcb"), get(tcb_info))
+        .route(
+            &format!("/{tee}/certification/v4/qe/identity"),
+            get(qe_identity),
+        )
         .route("/IntelSGXRootCA.der", get(root_crl))
         .with_state(mock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -435,5 +444,39 @@ async fn sev_snp_server_without_host_certificates_fetches_the_vcek_at_start() {
     let opened = open_producer(&opts, MILAN_AT).await.unwrap();
     assert!(opened.endorser.is_none());
     assert_eq!(running.mock.requests.load(Ordering::SeqCst), before);
+    running.task.abort();
+}
+
+/// SGX quote v3: REPORTDATA at header 48 + report body offset 320.
+const SGX_REPORT_DATA: usize = 48 + 320;
+const SGX_AT: u64 = 1_750_334_171;
+
+#[tokio::test]
+async fn gramine_sgx_server_fetches_its_collateral_from_the_sgx_paths() {
+    let running = start_mock_serving("sgx", "sgx/sgx_quote_collateral.json").await;
+    let cache = tempfile::tempdir().unwrap();
+    let real = veil_attest::trim_dcap_quote(&vector("sgx/sgx_quote")).unwrap();
+    // What Gramine would return for the start-up probe (report data zero).
+    let mut probe_quote = real.clone();
+    probe_quote[SGX_REPORT_DATA..SGX_REPORT_DATA + 64].fill(0);
+    let gramine = tempfile::tempdir().unwrap();
+    std::fs::write(gramine.path().join("attestation_type"), "dcap").unwrap();
+    std::fs::write(gramine.path().join("user_report_data"), [0u8; 64]).unwrap();
+    std::fs::write(gramine.path().join("quote"), &probe_quote).unwrap();
+
+    let mut opts = PlatformOptions::new(HardwarePlatform::Sgx);
+    opts.gramine_dir = gramine.path().to_path_buf();
+    let mut fetch = FetchOptions::new(cache.path());
+    fetch.sources = running.sources.clone();
+    opts.fetch = Some(fetch);
+    let opened = open_producer(&opts, SGX_AT).await.unwrap();
+    assert!(opened.endorser.is_some());
+    let paths = running.mock.paths.lock().unwrap().clone();
+    assert!(paths.contains(&"tcb".to_owned()), "{paths:?}");
+
+    let mut evidence = Evidence::new(PlatformKind::Sgx, real, Vec::new());
+    evidence.collateral = opened.probe.collateral.clone();
+    verify_evidence_without_policy(&evidence, None, false, SGX_AT, &TrustAnchors::pinned())
+        .unwrap();
     running.task.abort();
 }
