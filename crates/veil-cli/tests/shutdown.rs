@@ -48,9 +48,11 @@ struct ServeProcess {
 }
 
 impl ServeProcess {
-    async fn start(data_dir: &Path, drain_timeout: &str) -> Self {
+    /// Starts it with its data directory and log file under `dir`.
+    async fn start(dir: &Path, drain_timeout: &str) -> Self {
+        let data_dir = dir.join("data");
         let (listen, metrics) = (free_address(), free_address());
-        let log = data_dir.with_extension("log");
+        let log = dir.join("serve.log");
         let owner_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(OWNER.as_bytes()));
         let mut command = Command::new(VEIL);
         command
@@ -68,7 +70,7 @@ impl ServeProcess {
                 "1",
             ])
             .arg("--data-dir")
-            .arg(data_dir)
+            .arg(&data_dir)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         for (name, _) in std::env::vars() {
