@@ -1,10 +1,15 @@
 use std::convert::TryFrom;
 
 use ::aead::{Aead as _, Key, KeyInit, Nonce, Payload};
-use ::aes_gcm::{Aes128Gcm, Aes256Gcm};
+// Veil patch: with `aws-lc-aead`, AES-128-GCM is AWS-LC's.
+#[cfg(not(feature = "aws-lc-aead"))]
+use ::aes_gcm::Aes128Gcm;
+use ::aes_gcm::Aes256Gcm;
 use ::chacha20poly1305::ChaCha20Poly1305;
 
 use super::SymKey;
+#[cfg(feature = "aws-lc-aead")]
+use super::aws_lc::Aes128Gcm;
 use crate::{
     crypto::{Decrypt, Encrypt},
     err::Res,

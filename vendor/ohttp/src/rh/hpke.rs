@@ -4,14 +4,19 @@ use ::hpke as rust_hpke;
 use ::hpke::inout::InOutBuf;
 use hpke::kem::DhP256HkdfSha256;
 use log::trace;
+// Veil patch: with `aws-lc-aead`, HPKE's AES-128-GCM is AWS-LC's.
+#[cfg(not(feature = "aws-lc-aead"))]
+use rust_hpke::aead::AesGcm128;
 use rust_hpke::{
     Deserializable, OpModeR, OpModeS, Serializable,
-    aead::{AeadCtxR, AeadCtxS, AeadTag, AesGcm128, ChaCha20Poly1305},
+    aead::{AeadCtxR, AeadCtxS, AeadTag, ChaCha20Poly1305},
     kdf::HkdfSha256,
     kem::{Kem as KemTrait, X25519HkdfSha256, XWing},
     setup_receiver, setup_sender,
 };
 
+#[cfg(feature = "aws-lc-aead")]
+use super::aws_lc::AesGcm128;
 use super::SymKey;
 use crate::{
     Error, Res,

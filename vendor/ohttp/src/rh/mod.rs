@@ -5,6 +5,9 @@
 // except according to those terms.
 
 pub mod aead;
+// Veil patch: AES-128-GCM from aws-lc-rs.
+#[cfg(feature = "aws-lc-aead")]
+pub mod aws_lc;
 pub mod hkdf;
 pub mod hpke;
 
