@@ -399,8 +399,8 @@ fn errors(mut op: OperationBuilder, codes: &[(ErrorCode, &str)]) -> OperationBui
 
 fn inner_operations() -> PathsBuilder {
     use schema::{
-        Deleted, InferRequest, InferResponse, InnerLive, InnerReady, ModelInfo, ModelMetadata,
-        ModelReady, RepositoryEntry, ServerMetadata,
+        Deleted, InferRequest, InferResponse, InnerLive, InnerReady, IssuedChallenge, ModelInfo,
+        ModelMetadata, ModelReady, RepositoryEntry, ServerMetadata,
     };
     let user = |op: OperationBuilder| {
         errors(
@@ -597,7 +597,10 @@ fn inner_operations() -> PathsBuilder {
                 "Issues a single-use challenge for one upload or delete: \
                  `{\"challenge\": \"<64 hex>\", \"expires_in_seconds\": 60}`.",
             ))
-            .response("200", any_json_object("A fresh challenge.")),
+            .response(
+                "200",
+                json_response::<IssuedChallenge>("A fresh challenge."),
+            ),
     );
     let upload = challenged(owner(
         OperationBuilder::new()
@@ -696,6 +699,7 @@ pub fn inner_document() -> OpenApi {
         with_schema::<RepositoryEntry>,
         with_schema::<ModelInfo>,
         with_schema::<Deleted>,
+        with_schema::<IssuedChallenge>,
         with_schema::<InferRequest>,
         with_schema::<InferResponse>,
         with_schema::<ErrorBody>,

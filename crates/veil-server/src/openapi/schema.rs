@@ -244,6 +244,16 @@ pub struct ModelInfo {
     pub outputs: Vec<TensorSpec>,
 }
 
+/// `POST /veil/v1/challenge`: a single-use challenge for one upload or delete.
+#[derive(ToSchema)]
+pub struct IssuedChallenge {
+    /// 32 random bytes, hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub challenge: String,
+    /// How long the server accepts it.
+    pub expires_in_seconds: u64,
+}
+
 /// Answer to a delete.
 #[derive(ToSchema)]
 pub struct Deleted {

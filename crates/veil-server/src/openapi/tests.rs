@@ -331,6 +331,7 @@ fn every_error_code_and_platform_is_in_the_schemas() {
 
 #[test]
 fn real_inner_bodies_fit_their_schemas() {
+    use veil_protocol::challenge::IssuedChallenge;
     use veil_protocol::oip::{ModelInfo, ModelMetadata, RepositoryEntry, ServerMetadata};
     let document = serde_json::to_value(inner_document()).unwrap();
     let spec = veil_tensor::TensorSpec {
@@ -339,6 +340,13 @@ fn real_inner_bodies_fit_their_schemas() {
         shape: vec![veil_tensor::Dimension::Fixed(4)],
     };
     let cases = [
+        (
+            "IssuedChallenge",
+            serde_json::to_value(IssuedChallenge {
+                challenge: "ab".repeat(32),
+                expires_in_seconds: 60,
+            }),
+        ),
         (
             "ServerMetadata",
             serde_json::to_value(ServerMetadata {
