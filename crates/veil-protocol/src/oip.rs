@@ -239,17 +239,17 @@ impl InferRequest {
     /// tensor data out of `body`; [`InferRequest::decode_shared`] does not.
     pub fn decode(body: &[u8], header_length: Option<usize>) -> Result<Self, ProtocolError> {
         let (json, binary) = split_body(body, header_length)?;
-        Self::decode_split(json, Bytes::copy_from_slice(binary))
+        Self::decode_split(json, Binary::Borrowed(binary))
     }
 
     /// Decodes a request body that the caller owns: the input tensors are
     /// views of `body` (its binary part), not copies of it.
     pub fn decode_shared(body: Bytes, header_length: Option<usize>) -> Result<Self, ProtocolError> {
         let json_len = split_body(&body, header_length)?.0.len();
-        Self::decode_split(&body[..json_len], body.slice(json_len..))
+        Self::decode_split(&body[..json_len], Binary::Shared(body.slice(json_len..)))
     }
 
-    fn decode_split(json: &[u8], mut binary: Bytes) -> Result<Self, ProtocolError> {
+    fn decode_split(json: &[u8], mut binary: Binary<'_>) -> Result<Self, ProtocolError> {
         let header: RequestHeader = serde_json::from_slice(json)
             .map_err(|e| ProtocolError::malformed("inference request", e))?;
         let mut inputs = Vec::with_capacity(header.inputs.len());
@@ -335,7 +335,7 @@ impl InferResponse {
     /// Decodes a response body.
     pub fn decode(body: &[u8], header_length: Option<usize>) -> Result<Self, ProtocolError> {
         let (json, binary) = split_body(body, header_length)?;
-        let mut binary = Bytes::copy_from_slice(binary);
+        let mut binary = Binary::Borrowed(binary);
         let header: ResponseHeader = serde_json::from_slice(json)
             .map_err(|e| ProtocolError::malformed("inference response", e))?;
         let mut outputs = Vec::with_capacity(header.outputs.len());
@@ -400,7 +400,41 @@ fn tensor_header(name: &str, t: &Tensor, binary: bool) -> Result<TensorHeader, P
     })
 }
 
-fn decode_tensor(h: &TensorHeader, binary: &mut Bytes) -> Result<Tensor, ProtocolError> {
+/// The binary part of a body, from which tensors are taken in order.
+enum Binary<'a> {
+    /// An owned body: each tensor is a view of it.
+    Shared(Bytes),
+    /// A borrowed body: each tensor gets its own copy, so that it owns its
+    /// buffer alone and `Tensor::into_bytes` does not copy again.
+    Borrowed(&'a [u8]),
+}
+
+impl Binary<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Binary::Shared(b) => b.len(),
+            Binary::Borrowed(b) => b.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The next `n` bytes; `n` is at most `self.len()`.
+    fn take(&mut self, n: usize) -> Bytes {
+        match self {
+            Binary::Shared(b) => b.split_to(n),
+            Binary::Borrowed(b) => {
+                let (mine, rest) = b.split_at(n);
+                *b = rest;
+                Bytes::copy_from_slice(mine)
+            }
+        }
+    }
+}
+
+fn decode_tensor(h: &TensorHeader, binary: &mut Binary<'_>) -> Result<Tensor, ProtocolError> {
     let bad = |reason: String| ProtocolError::Tensor(format!("tensor `{}`: {reason}", h.name));
     let dtype: DataType = h.datatype.parse().map_err(|e| bad(format!("{e}")))?;
     let shape: Vec<usize> = h
@@ -421,7 +455,7 @@ fn decode_tensor(h: &TensorHeader, binary: &mut Bytes) -> Result<Tensor, Protoco
                     binary.len()
                 )));
             }
-            let mine = binary.split_to(size);
+            let mine = binary.take(size);
             Tensor::from_shared_bytes(dtype, shape, mine).map_err(|e| bad(e.to_string()))
         }
         (None, Some(data)) => json_to_tensor(dtype, shape, data).map_err(bad),
@@ -647,6 +681,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("exceeds"), "{err}");
+    }
+
+    #[test]
+    fn tensors_decoded_from_a_borrowed_body_own_their_bytes() {
+        let resp = InferResponse {
+            model_name: "m".into(),
+            id: None,
+            outputs: sample(),
+        };
+        let enc = resp.encode(|_| true).unwrap();
+        let dec = InferResponse::decode(&enc.body, enc.header_length).unwrap();
+        for (name, t) in dec.outputs {
+            // Taking the bytes reuses the tensor's own buffer: no second copy.
+            let at = t.bytes().as_ptr();
+            let owned = t.into_bytes();
+            assert_eq!(owned.as_ptr(), at, "output {name}");
+        }
     }
 
     #[test]
