@@ -7,7 +7,9 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use veil_attest::{Evidence, Measurement, NitroPolicy, PlatformKind, Policy, ReportData, verify_evidence};
+use veil_attest::{
+    Evidence, Measurement, NitroPolicy, PlatformKind, Policy, ReportData, verify_evidence,
+};
 
 /// The vector document's own timestamp (2023-09-07).
 const NOW: u64 = 1_694_102_161;

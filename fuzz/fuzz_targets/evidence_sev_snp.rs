@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 use libfuzzer_sys::fuzz_target;
 use veil_attest::{Evidence, Measurement, PlatformKind, Policy, ReportData, verify_evidence};
 
-const REPORT_HEX: &[u8] = include_bytes!("../../crates/veil-attest/testdata/sev-snp/report_milan.hex");
+const REPORT_HEX: &[u8] =
+    include_bytes!("../../crates/veil-attest/testdata/sev-snp/report_milan.hex");
 const VCEK_DER: &[u8] = include_bytes!("../../crates/veil-attest/testdata/sev-snp/vcek_milan.der");
 const ASK_PEM: &[u8] = include_bytes!("../../crates/veil-attest/testdata/sev-snp/ask.pem");
 /// 2024-01-01, inside the VCEK's validity.
@@ -27,9 +28,8 @@ struct Fixture {
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let report = veil_attest::decode_snp_report(REPORT_HEX).expect("the vector's hex");
     let ask = veil_attest::decode_certificates(ASK_PEM).expect("the vector's ASK");
-    let measurement =
-        Measurement::from_slice(&report[MEASUREMENT_OFFSET..MEASUREMENT_OFFSET + 48])
-            .expect("48 bytes");
+    let measurement = Measurement::from_slice(&report[MEASUREMENT_OFFSET..MEASUREMENT_OFFSET + 48])
+        .expect("48 bytes");
     let report_data = ReportData(
         report[REPORT_DATA_OFFSET..REPORT_DATA_OFFSET + 64]
             .try_into()

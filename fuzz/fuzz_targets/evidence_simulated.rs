@@ -8,8 +8,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use veil_attest::{
-    Evidence, EvidenceProducer, Measurement, Policy, ReportData, SimulatedProducer,
-    verify_evidence,
+    Evidence, EvidenceProducer, Measurement, Policy, ReportData, SimulatedProducer, verify_evidence,
 };
 
 const NOW: u64 = 1_750_000_000;

@@ -8,7 +8,9 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use veil_attest::{Evidence, Measurement, PlatformKind, Policy, ReportData, TdxPolicy, verify_evidence};
+use veil_attest::{
+    Evidence, Measurement, PlatformKind, Policy, ReportData, TdxPolicy, verify_evidence,
+};
 
 const QUOTE: &[u8] = include_bytes!("../../crates/veil-attest/testdata/tdx/tdx_quote");
 const COLLATERAL: &[u8] =
@@ -19,9 +21,10 @@ const MRTD: usize = 48 + 136;
 const REPORT_DATA: usize = 48 + 520;
 
 static POLICY: LazyLock<Policy> = LazyLock::new(|| {
-    Policy::tdx(TdxPolicy::new([
-        Measurement::from_slice(&QUOTE[MRTD..MRTD + 48]).expect("48 bytes")
-    ]))
+    Policy::tdx(TdxPolicy::new([Measurement::from_slice(
+        &QUOTE[MRTD..MRTD + 48],
+    )
+    .expect("48 bytes")]))
 });
 
 fuzz_target!(|data: &[u8]| {

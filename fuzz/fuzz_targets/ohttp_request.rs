@@ -57,7 +57,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = gateway.decapsulate(rest);
         }
         1 => {
-            let (enc, _opener) = client.encapsulate(rest).expect("encapsulation of any bytes");
+            let (enc, _opener) = client
+                .encapsulate(rest)
+                .expect("encapsulation of any bytes");
             let (inner, _sealer) = gateway
                 .decapsulate(&enc)
                 .expect("a request encapsulated to this key decapsulates");

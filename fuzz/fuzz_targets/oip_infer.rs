@@ -43,7 +43,9 @@ fuzz_target!(|data: &[u8]| {
     let header_length = (flags & 1 == 1).then(|| usize::from(u16::from_le_bytes([*l0, *l1])));
     if flags & 2 == 2 {
         if let Ok(response) = InferResponse::decode(body, header_length) {
-            let encoded = response.encode(|_| true).expect("a decoded response encodes");
+            let encoded = response
+                .encode(|_| true)
+                .expect("a decoded response encodes");
             let again = InferResponse::decode(&encoded.body, encoded.header_length)
                 .expect("its binary encoding decodes");
             assert!(again == response, "response round trip differs");

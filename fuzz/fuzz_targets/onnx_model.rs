@@ -15,8 +15,9 @@ use libfuzzer_sys::fuzz_target;
 use veil_engine::{Engine, OrtConfig, OrtEngine};
 
 static ENGINE: LazyLock<OrtEngine> = LazyLock::new(|| {
-    let library = veil_engine::find_onnxruntime_library(&[PathBuf::from(env!("CARGO_MANIFEST_DIR"))])
-        .expect("libonnxruntime in .venv (run scripts/setup.sh) or ORT_DYLIB_PATH");
+    let library =
+        veil_engine::find_onnxruntime_library(&[PathBuf::from(env!("CARGO_MANIFEST_DIR"))])
+            .expect("libonnxruntime in .venv (run scripts/setup.sh) or ORT_DYLIB_PATH");
     OrtEngine::new(
         OrtConfig::new(library)
             .with_intra_op_threads(1)

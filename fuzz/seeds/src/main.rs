@@ -22,7 +22,9 @@ fn root() -> PathBuf {
 }
 
 fn vector(path: &str) -> Res<Vec<u8>> {
-    Ok(fs::read(root().join("crates/veil-attest/testdata").join(path))?)
+    Ok(fs::read(
+        root().join("crates/veil-attest/testdata").join(path),
+    )?)
 }
 
 fn write(target: &str, name: &str, mode: Option<u8>, bytes: &[u8]) -> Res<()> {
@@ -57,10 +59,20 @@ fn main() -> Res<()> {
         let quote = vector(&format!("{platform}/{platform}_quote"))?;
         let collateral = vector(&format!("{platform}/{platform}_quote_collateral.json"))?;
         write(&format!("evidence_{platform}"), "quote", Some(0), &quote)?;
-        write(&format!("evidence_{platform}"), "collateral", Some(1), &collateral)?;
+        write(
+            &format!("evidence_{platform}"),
+            "collateral",
+            Some(1),
+            &collateral,
+        )?;
     }
     write("evidence_tdx", "trim", Some(2), &vector("tdx/tdx_quote")?)?;
-    write("evidence_nitro", "document", None, &vector("nitro/attestation_doc.cbor")?)?;
+    write(
+        "evidence_nitro",
+        "document",
+        None,
+        &vector("nitro/attestation_doc.cbor")?,
+    )?;
 
     // Simulated evidence and a whole bundle answering the bundle target's nonce.
     let producer = SimulatedProducer::generate(Measurement::from_sha384([0x42; 48]));
@@ -69,29 +81,65 @@ fn main() -> Res<()> {
     let report_data = veil_protocol::transcript::report_data(gateway.encoded_config(), &nonce);
     let evidence = producer.produce(&report_data)?;
     write("evidence_simulated", "report", Some(0), &evidence.report)?;
-    write("evidence_simulated", "key", Some(1), &evidence.certificates[0])?;
+    write(
+        "evidence_simulated",
+        "key",
+        Some(1),
+        &evidence.certificates[0],
+    )?;
     let bundle = EvidenceBundle::new(&evidence, gateway.encoded_config(), &nonce, "0.1.0");
-    write("bundle_json", "simulated", None, &serde_json::to_vec_pretty(&bundle)?)?;
+    write(
+        "bundle_json",
+        "simulated",
+        None,
+        &serde_json::to_vec_pretty(&bundle)?,
+    )?;
 
     // Open Inference Protocol bodies: the mlp model's request, JSON and binary.
     let x = Tensor::from_values(vec![2, 16], (0..32).map(|i| i as f32 / 10.0).collect())?;
     let ids = Tensor::from_values(vec![1, 3], vec![7i64, 8, 9])?;
     let mut request = InferRequest::new(vec![("x".into(), x.clone()), ("ids".into(), ids)]);
     request.id = Some("r1".into());
-    request.outputs = Some(vec![RequestedOutput { name: "y".into(), binary: Some(false) }]);
+    request.outputs = Some(vec![RequestedOutput {
+        name: "y".into(),
+        binary: Some(false),
+    }]);
     let binary = request.encode(true)?;
     let json = request.encode(false)?;
-    write("oip_infer", "request_binary", None, &oip_seed(1, binary.header_length, &binary.body)?)?;
-    write("oip_infer", "request_json", None, &oip_seed(0, None, &json.body)?)?;
+    write(
+        "oip_infer",
+        "request_binary",
+        None,
+        &oip_seed(1, binary.header_length, &binary.body)?,
+    )?;
+    write(
+        "oip_infer",
+        "request_json",
+        None,
+        &oip_seed(0, None, &json.body)?,
+    )?;
     let response = InferResponse {
         model_name: "mlp".into(),
         id: Some("r1".into()),
-        outputs: vec![("y".into(), Tensor::from_values(vec![2, 4], vec![0.5f32; 8])?)],
+        outputs: vec![(
+            "y".into(),
+            Tensor::from_values(vec![2, 4], vec![0.5f32; 8])?,
+        )],
     };
     let encoded = response.encode(|_| true)?;
-    write("oip_infer", "response_binary", None, &oip_seed(3, encoded.header_length, &encoded.body)?)?;
+    write(
+        "oip_infer",
+        "response_binary",
+        None,
+        &oip_seed(3, encoded.header_length, &encoded.body)?,
+    )?;
     let encoded = response.encode(|_| false)?;
-    write("oip_infer", "response_json", None, &oip_seed(2, None, &encoded.body)?)?;
+    write(
+        "oip_infer",
+        "response_json",
+        None,
+        &oip_seed(2, None, &encoded.body)?,
+    )?;
 
     // Channel: the same request as the client sends it.
     let inner_request = InnerRequest {
@@ -99,7 +147,10 @@ fn main() -> Res<()> {
         path: "/v2/models/mlp/infer".into(),
         headers: vec![
             ("content-type".into(), binary.content_type().into()),
-            ("inference-header-content-length".into(), binary.header_length.unwrap_or(0).to_string()),
+            (
+                "inference-header-content-length".into(),
+                binary.header_length.unwrap_or(0).to_string(),
+            ),
             ("authorization".into(), "Bearer token".into()),
         ],
         body: binary.body.clone(),
@@ -115,7 +166,10 @@ fn main() -> Res<()> {
         "/v2/repository/models/mlp",
         &[("authorization".to_owned(), "Bearer token".to_owned())],
     )?;
-    inner::write_body_chunk(&fs::read(root().join("tests/models/add.onnx"))?, &mut streamed);
+    inner::write_body_chunk(
+        &fs::read(root().join("tests/models/add.onnx"))?,
+        &mut streamed,
+    );
     inner::write_body_end(&mut streamed);
     write("ohttp_request", "inner_streamed", Some(2), &streamed)?;
     let chunked = futures::executor::block_on(async {
@@ -135,7 +189,12 @@ fn main() -> Res<()> {
     let mut sealer = veil_server::seal::Sealer::new(&key, &name, Vec::new())?;
     sealer.write_all(&fs::read(root().join("tests/models/add.onnx"))?)?;
     write("sealed_blob", "sealed_add", Some(0), &sealer.finish()?)?;
-    write("sealed_blob", "model", Some(1), &fs::read(root().join("tests/models/scalar.onnx"))?)?;
+    write(
+        "sealed_blob",
+        "model",
+        Some(1),
+        &fs::read(root().join("tests/models/scalar.onnx"))?,
+    )?;
     write("sealed_blob", "name", Some(2), b"mobilenet-v2.int8")?;
 
     // ONNX: the test models, served and refused alike.
@@ -150,5 +209,7 @@ fn main() -> Res<()> {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
