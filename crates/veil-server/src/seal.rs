@@ -535,6 +535,27 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "measurement, not a test: run explicitly with --ignored --nocapture"]
+    fn sealing_and_unsealing_throughput() {
+        let k = key(1);
+        let n = name("m");
+        let plain = vec![0x5au8; 64 << 20];
+        let started = std::time::Instant::now();
+        let sealed = seal(&k, &n, &plain, 256 << 10);
+        let sealing = started.elapsed();
+        let started = std::time::Instant::now();
+        assert_eq!(unseal(&k, &n, &sealed[..]).unwrap().len(), plain.len());
+        let unsealing = started.elapsed();
+        let mib_s = |d: std::time::Duration| 64.0 / d.as_secs_f64();
+        println!(
+            "64 MiB: seal {sealing:?} ({:.0} MiB/s), unseal {unsealing:?} ({:.0} MiB/s), overhead {} bytes",
+            mib_s(sealing),
+            mib_s(unsealing),
+            sealed.len() - plain.len()
+        );
+    }
+
+    #[test]
     fn key_file_is_created_once_with_mode_0600_and_reused() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
