@@ -148,6 +148,10 @@ pub trait Element: Copy + Send + Sync + 'static {
     const DTYPE: DataType;
     /// Appends the little-endian bytes of `self`.
     fn write_le(self, out: &mut Vec<u8>);
+    /// Writes the little-endian bytes of `self` into `out`, which is exactly
+    /// `DTYPE.size()` bytes long: a fixed-size store, so that a loop over a
+    /// slice of elements vectorises (see [`crate::Tensor::from_slice`]).
+    fn write_le_to(self, out: &mut [u8]);
     /// Reads one element from exactly `DTYPE.size()` little-endian bytes.
     fn read_le(bytes: &[u8]) -> Self;
 }
@@ -159,6 +163,10 @@ macro_rules! numeric_element {
             #[inline]
             fn write_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
+            }
+            #[inline]
+            fn write_le_to(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
             }
             #[inline]
             fn read_le(bytes: &[u8]) -> Self {
@@ -186,6 +194,9 @@ impl Element for bool {
     const DTYPE: DataType = DataType::Bool;
     fn write_le(self, out: &mut Vec<u8>) {
         out.push(u8::from(self));
+    }
+    fn write_le_to(self, out: &mut [u8]) {
+        out[0] = u8::from(self);
     }
     fn read_le(bytes: &[u8]) -> Self {
         bytes[0] != 0

@@ -95,9 +95,18 @@ impl Tensor {
 
     /// A tensor from typed values; checks the count against the shape.
     pub fn from_values<T: Element>(shape: Vec<usize>, values: Vec<T>) -> Result<Self, TensorError> {
-        let mut data = Vec::with_capacity(values.len() * T::DTYPE.size());
-        for v in values {
-            v.write_le(&mut data);
+        Tensor::from_slice(shape, &values)
+    }
+
+    /// A tensor from a slice of typed values (an engine's output buffer, a
+    /// decoded array); checks the count against the shape.
+    pub fn from_slice<T: Element>(shape: Vec<usize>, values: &[T]) -> Result<Self, TensorError> {
+        // Fixed-size stores into a pre-sized buffer vectorise; appending one
+        // element at a time did not (13 instructions per f32 under callgrind).
+        let size = std::mem::size_of::<T>();
+        let mut data = vec![0u8; std::mem::size_of_val(values)];
+        for (out, &v) in data.chunks_exact_mut(size).zip(values) {
+            v.write_le_to(out);
         }
         Tensor::from_bytes(T::DTYPE, shape, data)
     }
@@ -166,6 +175,13 @@ mod tests {
     fn values_round_trip_for_every_element_type() {
         fn check<T: Element + PartialEq + std::fmt::Debug>(v: Vec<T>) {
             let t = Tensor::from_values(vec![v.len()], v.clone()).unwrap();
+            // The same bytes as appending each element's own encoding.
+            let mut appended = Vec::new();
+            for &x in &v {
+                x.write_le(&mut appended);
+            }
+            assert_eq!(t.bytes(), appended.as_slice());
+            assert_eq!(Tensor::from_slice(vec![v.len()], &v).unwrap(), t);
             assert_eq!(t.to_values::<T>().unwrap(), v);
             assert_eq!(t.bytes().len(), v.len() * T::DTYPE.size());
         }
