@@ -213,8 +213,12 @@ class Client:
 
         Raises:
             Unauthorized: no or wrong owner token.
+            TooManyRequests: too many failed authentications; retry after a pause.
             InvalidModel: ONNX Runtime cannot load the model (its reason is in the message).
             PayloadTooLarge: the model exceeds the server's limit.
+
+        The upload carries a fresh single-use server challenge, fetched
+        first, so a replay of it changes nothing.
         """
         callback, done = _progress_callback(progress, name)
         try:
@@ -235,6 +239,9 @@ class Client:
         Raises:
             ModelNotFound: no model of that name.
             Unauthorized: no or wrong owner token.
+            TooManyRequests: too many failed authentications; retry after a pause.
+
+        Like uploads, deletes carry a fresh single-use server challenge.
         """
         _call(self._n().delete_model, name, owner_token)
 
