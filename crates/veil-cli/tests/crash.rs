@@ -13,9 +13,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +24,6 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use veil_client::Client;
 
-const VEIL: &str = env!("CARGO_BIN_EXE_veil");
 const OPERATIONS: usize = 50;
 const NAMES: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
 const MODELS: [&str; 5] = [
@@ -37,66 +34,11 @@ const MODELS: [&str; 5] = [
     "identity_all_dtypes.onnx",
 ];
 
-/// A `veil serve` child process, SIGKILLed when dropped.
-struct ServeProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ServeProcess {
-    async fn start(data_dir: &Path, log: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let library = veil_engine::find_onnxruntime_library(&[repo_root()]).unwrap();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut server = ServeProcess {
-            child: Command::new(VEIL)
-                .args(["serve", "--platform", "simulated", "--listen"])
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--data-dir")
-                .arg(data_dir)
-                .env(veil_engine::ORT_DYLIB_PATH, library)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let http = reqwest::Client::new();
-        for _ in 0..600 {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("veil serve exited early: {status}");
-            }
-            if let Ok(r) = http.get(format!("{}/v1/health", server.url)).send().await
-                && r.status().is_success()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("veil serve did not become healthy");
-    }
-
-    /// SIGKILL: no destructor, no flush, no graceful anything.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
+/// Starts `veil serve` on `data_dir`, logging to `log`, and waits until it is up.
+async fn serve(data_dir: &Path, log: &Path) -> ServeProcess {
+    let mut server = ServeProcess::spawn(data_dir, &[], Some(log));
+    server.wait_until_healthy().await;
+    server
 }
 
 /// What a name may hold after a restart: each entry is a model's SHA-256
@@ -202,7 +144,7 @@ async fn sigkill_during_uploads_and_deletes_loses_no_acknowledged_model() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir: PathBuf = dir.path().join("data");
     let log = dir.path().join("serve.log");
-    let mut server = ServeProcess::start(&data_dir, &log).await;
+    let mut server = serve(&data_dir, &log).await;
     let mut client = connect_owner(&server.url, &data_dir).await;
     let mut expected: Expected = NAMES.iter().map(|n| (*n, vec![None])).collect();
     let mut kills = 0;
@@ -279,14 +221,14 @@ async fn sigkill_during_uploads_and_deletes_loses_no_acknowledged_model() {
         }
         if !matches!(kill, Kill::Never) {
             kills += 1;
-            server = ServeProcess::start(&data_dir, &log).await;
+            server = serve(&data_dir, &log).await;
             client = connect_owner(&server.url, &data_dir).await;
             verify(&client, &data_dir, &mut expected, step).await;
         }
     }
     // A final restart, then every model that is served runs.
     server.kill();
-    server = ServeProcess::start(&data_dir, &log).await;
+    server = serve(&data_dir, &log).await;
     client = connect_owner(&server.url, &data_dir).await;
     verify(&client, &data_dir, &mut expected, OPERATIONS).await;
     for (name, state) in &expected {

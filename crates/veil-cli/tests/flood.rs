@@ -11,11 +11,6 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use common::*;
 use veil_client::{Client, ConnectOptions};
 use veil_protocol::channel::{ClientKey, REQUEST_MEDIA_TYPE};
@@ -23,7 +18,6 @@ use veil_protocol::inner::InnerRequest;
 use veil_protocol::oip::{self, InferRequest};
 use veil_tensor::{DataType, Tensor};
 
-const VEIL: &str = env!("CARGO_BIN_EXE_veil");
 /// The server's in-flight request budget (its default, given explicitly so
 /// that `VEIL_MAX_INFLIGHT_REQUEST_BYTES` in the environment cannot change it).
 const BUDGET: u64 = 256 << 20;
@@ -32,75 +26,6 @@ const CONCURRENT: usize = 32;
 const WAVES: usize = 2;
 /// The size of each request's tensor: near the 64 MiB request limit.
 const TENSOR_BYTES: usize = 48 << 20;
-
-/// A `veil serve` child process, killed when dropped.
-struct ServeProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ServeProcess {
-    fn start(data_dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let library = veil_engine::find_onnxruntime_library(&[repo_root()]).unwrap();
-        let child = Command::new(VEIL)
-            .args(["serve", "--platform", "simulated", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--max-inflight-request-bytes")
-            .arg(BUDGET.to_string())
-            .env(veil_engine::ORT_DYLIB_PATH, library)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        ServeProcess {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
-    fn memory(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().strip_suffix("kB"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc status"));
-        kib * 1024
-    }
-
-    async fn wait_until_healthy(&mut self) {
-        let http = reqwest::Client::new();
-        for _ in 0..600 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("veil serve exited early: {status}");
-            }
-            if let Ok(r) = http.get(format!("{}/v1/health", self.url)).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("veil serve did not become healthy");
-    }
-}
 
 /// One encapsulated inference request of about `TENSOR_BYTES` for `mlp`
 /// whose shape the model refuses: the server reads, decapsulates and
@@ -144,7 +69,9 @@ async fn budget_rejections(url: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_large_requests_gets_503s_and_memory_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = ServeProcess::start(dir.path());
+    let budget = BUDGET.to_string();
+    let mut server =
+        ServeProcess::spawn(dir.path(), &["--max-inflight-request-bytes", &budget], None);
     server.wait_until_healthy().await;
     let token = std::fs::read_to_string(dir.path().join("owner-token")).unwrap();
     let mut options =

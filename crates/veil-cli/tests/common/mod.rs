@@ -2,9 +2,11 @@
 //! the real ONNX Runtime engine, the simulated platform.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use veil_attest::{Policy, SimulatedProducer};
 use veil_client::{Client, ConnectOptions};
@@ -175,4 +177,93 @@ impl std::io::Write for LogWriter {
 /// Whether `needle` occurs in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The built `veil serve` as a child process (platform `simulated`, a free
+/// port), SIGKILLed when dropped.
+pub struct ServeProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServeProcess {
+    /// Starts `veil serve` on `data_dir` with `extra` arguments; its output
+    /// is appended to `log`, or dropped. See [`ServeProcess::wait_until_healthy`].
+    pub fn spawn(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let library = find_onnxruntime_library(&[repo_root()]).unwrap();
+        let (stdout, stderr) = match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap();
+                (Stdio::from(file.try_clone().unwrap()), Stdio::from(file))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_veil"))
+            .args(["serve", "--platform", "simulated", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env(veil_engine::ORT_DYLIB_PATH, library)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        ServeProcess {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Waits until `/v1/health` answers (at most a minute).
+    pub async fn wait_until_healthy(&mut self) {
+        let http = reqwest::Client::new();
+        for _ in 0..1200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("veil serve exited early: {status}");
+            }
+            if let Ok(r) = http.get(format!("{}/v1/health", self.url)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("veil serve did not become healthy");
+    }
+
+    /// SIGKILL: no destructor, no flush, no graceful anything.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// A field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
+    pub fn memory(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"));
+        kib * 1024
+    }
 }
