@@ -344,6 +344,28 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// Opens a sealed model: checks the header and every chunk, and returns the
 /// plaintext only if all of it authenticates, the last chunk included.
 pub fn unseal(key: &SealingKey, name: &ModelName, input: impl Read) -> Result<Vec<u8>, SealError> {
+    unseal_into(key, name, input, Vec::new())
+}
+
+/// [`unseal`] for a file: the plaintext buffer is sized from the file's
+/// length up front (when that much memory is available), so a large model
+/// is not copied over and over as the buffer grows.
+pub fn unseal_file(key: &SealingKey, name: &ModelName, path: &Path) -> Result<Vec<u8>, SealError> {
+    let file = File::open(path)?;
+    let sealed_len = file.metadata()?.len();
+    let mut plaintext = Vec::new();
+    // The length is the operator's to choose: a failed reservation only
+    // means the buffer grows as it is filled.
+    let _ = plaintext.try_reserve_exact(usize::try_from(sealed_len).unwrap_or(0));
+    unseal_into(key, name, file, plaintext)
+}
+
+fn unseal_into(
+    key: &SealingKey,
+    name: &ModelName,
+    input: impl Read,
+    mut plaintext: Vec<u8>,
+) -> Result<Vec<u8>, SealError> {
     let mut input = BufReader::with_capacity(64 << 10, input);
     let mut header = [0u8; HEADER_BYTES];
     let got = read_up_to(&mut input, &mut header)?;
@@ -370,7 +392,6 @@ pub fn unseal(key: &SealingKey, name: &ModelName, input: impl Read) -> Result<Ve
     }
     let cipher = Aes256Gcm::new(&key.model_key(name));
     let mut decryptor = DecryptorBE32::from_aead(cipher, &nonce_prefix.into());
-    let mut plaintext = Vec::new();
     let mut chunk = vec![0u8; chunk_bytes + TAG_BYTES];
     loop {
         let n = read_up_to(&mut input, &mut chunk)?;
@@ -440,6 +461,16 @@ mod tests {
                 assert_eq!(unseal(&k, &n, &sealed[..]).unwrap(), plain, "len {len}");
             }
         }
+    }
+
+    #[test]
+    fn unseal_file_opens_what_unseal_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sealed");
+        let plain = model();
+        fs::write(&path, seal(&key(1), &name("m"), &plain, 1 << 16)).unwrap();
+        assert_eq!(unseal_file(&key(1), &name("m"), &path).unwrap(), plain);
+        assert!(unseal_file(&key(1), &name("other"), &path).is_err());
     }
 
     #[test]

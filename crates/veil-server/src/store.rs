@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model_name::ModelName;
-use crate::seal::{SealError, Sealer, SealingKey, unseal};
+use crate::seal::{SealError, Sealer, SealingKey, unseal_file};
 
 /// Extension of sealed model files.
 const MODEL_EXTENSION: &str = "sealed";
@@ -75,7 +75,7 @@ impl TempModel {
 
     /// Unseals the finished file into memory (to load it before commit).
     pub fn unseal(&self) -> Result<Vec<u8>, SealError> {
-        unseal(&self.key, &self.name, File::open(&self.path)?)
+        unseal_file(&self.key, &self.name, &self.path)
     }
 }
 
@@ -147,7 +147,7 @@ impl ModelStore {
     /// Unseals a stored model into memory; fails if any byte of it was
     /// changed, it was cut short, or it was sealed for another name or key.
     pub fn read(&self, name: &ModelName) -> Result<Vec<u8>, SealError> {
-        unseal(&self.key, name, File::open(self.path_of(name))?)
+        unseal_file(&self.key, name, &self.path_of(name))
     }
 
     /// Starts a new temp file for an upload of model `name`.
