@@ -58,6 +58,10 @@ pub struct ServerConfig {
     pub api_keys: Vec<TokenHash>,
     /// Size limits.
     pub limits: Limits,
+    /// A 32-byte key file to seal models with instead of the platform's own
+    /// sealing key: the only way to run TDX, SGX and Nitro, which have none
+    /// built. Not hardware-protected: whoever can read the file can unseal.
+    pub sealing_key_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -69,6 +73,7 @@ impl ServerConfig {
             owner_tokens: Vec::new(),
             api_keys: Vec::new(),
             limits: Limits::default(),
+            sealing_key_file: None,
         }
     }
 }

@@ -91,7 +91,8 @@ pub enum SealError {
     },
     /// No sealing key source is built for this platform.
     #[error(
-        "no sealing key source is built for platform `{0}`: models at rest cannot be sealed there, so the server refuses to start"
+        "no sealing key source is built for platform `{0}`: models at rest cannot be sealed with a hardware key there, so the server refuses to start; \
+         give --sealing-key-file FILE (config `sealing_key_file`) to seal with a key file instead, kept where only the TEE can read it (e.g. an encrypted disk unlocked after attestation)"
     )]
     NoKeySource(PlatformKind),
 }
@@ -136,11 +137,16 @@ pub trait SealingKeySource: Send + Sync {
 }
 
 /// The sealing key source for `platform`, with `data_dir` for those that
-/// keep state there.
+/// keep state there. An operator's `key_file` wins over the platform's key,
+/// and is the only source on platforms without one (TDX, SGX, Nitro).
 pub fn key_source_for(
     platform: PlatformKind,
     data_dir: &Path,
+    key_file: Option<&Path>,
 ) -> Result<Box<dyn SealingKeySource>, SealError> {
+    if let Some(path) = key_file {
+        return Ok(Box::new(KeyFile::operator_supplied(path)));
+    }
     match platform {
         PlatformKind::Simulated => Ok(Box::new(KeyFile::in_data_dir(data_dir))),
         PlatformKind::SevSnp => Ok(Box::new(SevSnpDerivedKey)),
@@ -152,9 +158,13 @@ pub fn key_source_for(
 /// `DATA_DIR/sealing-key` (mode 0600), created on first start. **Not
 /// hardware-protected**: whoever can read the data directory can unseal the
 /// models. It still makes the store detect changed, truncated and swapped files.
+///
+/// Also the operator-supplied key file (`--sealing-key-file`), created the
+/// same way if absent: the same protection, wherever the operator keeps it.
 #[derive(Debug, Clone)]
 pub struct KeyFile {
     path: PathBuf,
+    operator_supplied: bool,
 }
 
 impl KeyFile {
@@ -162,6 +172,15 @@ impl KeyFile {
     pub fn in_data_dir(data_dir: &Path) -> Self {
         KeyFile {
             path: data_dir.join("sealing-key"),
+            operator_supplied: false,
+        }
+    }
+
+    /// A key file at `path`, named by the operator.
+    pub fn operator_supplied(path: &Path) -> Self {
+        KeyFile {
+            path: path.to_owned(),
+            operator_supplied: true,
         }
     }
 
@@ -187,7 +206,11 @@ impl KeyFile {
 
 impl SealingKeySource for KeyFile {
     fn name(&self) -> &'static str {
-        "the data directory's key file (simulated platform, not hardware-protected)"
+        if self.operator_supplied {
+            "the operator's key file (--sealing-key-file, not hardware-protected)"
+        } else {
+            "the data directory's key file (simulated platform, not hardware-protected)"
+        }
     }
 
     fn hardware_protected(&self) -> bool {
@@ -613,10 +636,39 @@ mod tests {
     fn platforms_without_a_key_source_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         for p in [PlatformKind::Tdx, PlatformKind::Sgx, PlatformKind::Nitro] {
-            assert!(matches!(
-                key_source_for(p, dir.path()),
-                Err(SealError::NoKeySource(_))
-            ));
+            let err = key_source_for(p, dir.path(), None).err().unwrap();
+            assert!(matches!(err, SealError::NoKeySource(_)));
+            assert!(err.to_string().contains("--sealing-key-file"), "{err}");
         }
+    }
+
+    #[test]
+    fn an_operator_key_file_seals_on_every_platform_and_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys").join("veil-sealing-key");
+        for p in [
+            PlatformKind::Tdx,
+            PlatformKind::Sgx,
+            PlatformKind::Nitro,
+            PlatformKind::SevSnp,
+            PlatformKind::Simulated,
+        ] {
+            let source = key_source_for(p, dir.path(), Some(&path)).unwrap();
+            assert!(!source.hardware_protected());
+            assert!(source.name().contains("--sealing-key-file"));
+            let first = source.sealing_key().unwrap();
+            let again = key_source_for(p, dir.path(), Some(&path))
+                .unwrap()
+                .sealing_key()
+                .unwrap();
+            assert_eq!(
+                first.0, again.0,
+                "{p}: the key file must be reused, not replaced"
+            );
+        }
+        assert!(
+            !dir.path().join("sealing-key").exists(),
+            "the data directory's key is not used"
+        );
     }
 }

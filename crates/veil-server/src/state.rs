@@ -76,15 +76,20 @@ pub struct AppState {
 
 impl AppState {
     /// Opens the model store under the configured data directory, sealed
-    /// with the platform's sealing key ([`crate::seal::key_source_for`]),
+    /// with the platform's sealing key or the configured key file
+    /// ([`crate::seal::key_source_for`]),
     /// loads its models with `engine`, and generates a fresh gateway key.
     pub fn new(
         config: ServerConfig,
         engine: Arc<dyn Engine>,
         producer: Box<dyn EvidenceProducer>,
     ) -> std::io::Result<Self> {
-        let sealing = crate::seal::key_source_for(producer.platform(), &config.data_dir)
-            .map_err(std::io::Error::other)?;
+        let sealing = crate::seal::key_source_for(
+            producer.platform(),
+            &config.data_dir,
+            config.sealing_key_file.as_deref(),
+        )
+        .map_err(std::io::Error::other)?;
         let key = sealing.sealing_key().map_err(std::io::Error::other)?;
         if sealing.hardware_protected() {
             tracing::info!(source = sealing.name(), "models at rest are sealed");
