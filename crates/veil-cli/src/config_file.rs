@@ -69,6 +69,11 @@ pub struct ServeConfig {
     /// project's .venv (`--ort-library`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ort_library: Option<PathBuf>,
+    /// A 32-byte key file to seal models at rest with, instead of the
+    /// platform's sealing key; required on TDX, SGX and Nitro, which have
+    /// none built (`--sealing-key-file`). Not hardware-protected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealing_key_file: Option<PathBuf>,
     /// Where evidence comes from.
     pub platform: PlatformConfig,
     /// Who may manage models and run inference.
@@ -157,6 +162,7 @@ impl Default for ServeConfig {
             log_format: LogFormat::Text,
             drain_timeout: 30,
             ort_library: None,
+            sealing_key_file: None,
             platform: PlatformConfig::default(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
@@ -311,6 +317,7 @@ mod tests {
         // Every key appears in the example (optional ones commented out),
         // so a key added without documentation fails here.
         config.ort_library = Some(PathBuf::new());
+        config.sealing_key_file = Some(PathBuf::new());
         config.platform.snp_certs = Some(PathBuf::new());
         config.platform.tdx_collateral = Some(PathBuf::new());
         let full = toml::Table::try_from(&config).unwrap();

@@ -117,6 +117,12 @@ pub struct ServeArgs {
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, else the project's .venv).
     #[arg(long, value_name = "PATH", env = "VEIL_ORT_LIBRARY")]
     ort_library: Option<PathBuf>,
+    /// A 32-byte key file (created if absent) to seal models at rest with,
+    /// instead of the platform's sealing key. Required on TDX, SGX and Nitro,
+    /// which have no sealing key built; NOT hardware-protected: keep it where
+    /// only the TEE can read it (e.g. an encrypted disk unlocked after attestation).
+    #[arg(long, value_name = "FILE", env = "VEIL_SEALING_KEY_FILE")]
+    sealing_key_file: Option<PathBuf>,
 }
 
 /// Overwrites `slot` with `given` if a flag or variable gave it.
@@ -149,6 +155,7 @@ impl ServeArgs {
         overlay(&mut c.log_format, &log_format);
         overlay(&mut c.drain_timeout, &self.drain_timeout);
         overlay_option(&mut c.ort_library, &self.ort_library);
+        overlay_option(&mut c.sealing_key_file, &self.sealing_key_file);
         let p = &mut c.platform;
         overlay(&mut p.kind, &self.platform);
         overlay(&mut p.configfs_root, &self.configfs_root);
@@ -305,6 +312,7 @@ fn server_config(config: &ServeConfig) -> Result<ServerConfig> {
     limits.max_queued_inferences_per_model = l.max_queued_inferences;
     limits.request_read_timeout = Duration::from_secs(l.request_read_timeout);
     limits.max_inflight_request_bytes = l.max_inflight_request_bytes;
+    server.sealing_key_file = config.sealing_key_file.clone();
     if server.owner_tokens.is_empty() {
         let (path, token) = generated_owner_token(&config.data_dir)?;
         server.owner_tokens.push(TokenHash::of(&token));
