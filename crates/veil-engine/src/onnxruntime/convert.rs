@@ -109,9 +109,6 @@ where
         .map(|&d| usize::try_from(d))
         .collect::<Result<Vec<usize>, _>>()
         .map_err(|_| EngineError::Run(format!("output {name:?} has a negative dimension")))?;
-    let mut bytes = Vec::with_capacity(std::mem::size_of_val(data));
-    for &v in data {
-        v.write_le(&mut bytes);
-    }
-    Tensor::from_bytes(T::DTYPE, shape, bytes).map_err(|e| EngineError::Run(e.to_string()))
+    // One vectorised pass into a pre-sized buffer (see `Tensor::from_slice`).
+    Tensor::from_slice(shape, data).map_err(|e| EngineError::Run(e.to_string()))
 }
