@@ -14,7 +14,9 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use veil_server::Limits;
 use veil_server::auth::TokenHash;
-use veil_tee::DEFAULT_CONFIGFS_ROOT;
+use veil_tee::{
+    DEFAULT_CONFIGFS_ROOT, DEFAULT_INTEL_ROOT_CRL_URL, DEFAULT_KDS_URL, DEFAULT_PCS_URL, SnpProduct,
+};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -37,14 +39,45 @@ pub enum TeePlatform {
     #[default]
     Simulated,
     /// AMD SEV-SNP confidential VM: reports through Linux configfs-tsm
-    /// (provider `sev_guest`), VCEK chain from the host or --snp-certs.
+    /// (provider `sev_guest`), else /dev/sev-guest; VCEK chain from
+    /// --snp-certs, the host, or AMD KDS.
     SevSnp,
     /// Intel TDX confidential VM: quotes through Linux configfs-tsm
-    /// (provider `tdx_guest`), Intel collateral from --tdx-collateral.
+    /// (provider `tdx_guest`); Intel collateral from --tdx-collateral or
+    /// Intel PCS.
     Tdx,
-    /// Whichever of `sev-snp` or `tdx` configfs-tsm reports. Never falls
-    /// back to `simulated`: without a TEE it fails, naming what it looked for.
+    /// Intel SGX enclave under Gramine: DCAP quotes through
+    /// /dev/attestation; Intel collateral from --tdx-collateral or Intel PCS.
+    Sgx,
+    /// AWS Nitro Enclave: attestation documents from /dev/nsm.
+    Nitro,
+    /// Whichever TEE this machine has (configfs-tsm, /dev/sev-guest,
+    /// Gramine, /dev/nsm). Never falls back to `simulated`: without a TEE
+    /// it fails, naming every interface it tried.
     Auto,
+}
+
+/// An EPYC product, for fetching the VCEK of an SEV-SNP report that does
+/// not say (report version 2 carries no CPUID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnpProductName {
+    /// 3rd generation EPYC.
+    Milan,
+    /// 4th generation EPYC.
+    Genoa,
+    /// 5th generation EPYC.
+    Turin,
+}
+
+impl From<SnpProductName> for SnpProduct {
+    fn from(name: SnpProductName) -> Self {
+        match name {
+            SnpProductName::Milan => SnpProduct::Milan,
+            SnpProductName::Genoa => SnpProduct::Genoa,
+            SnpProductName::Turin => SnpProduct::Turin,
+        }
+    }
 }
 
 /// Everything `veil serve` is configured with. Each key has one flag and
@@ -97,10 +130,24 @@ pub struct PlatformConfig {
     /// when the host supplies none (`--snp-certs`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snp_certs: Option<PathBuf>,
-    /// TDX: Intel PCS collateral (QuoteCollateralV3 JSON) shipped with every
-    /// quote (`--tdx-collateral`).
+    /// TDX and SGX: Intel PCS collateral (QuoteCollateralV3 JSON) shipped
+    /// with every quote (`--tdx-collateral`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tdx_collateral: Option<PathBuf>,
+    /// SEV-SNP: the EPYC product, needed to fetch the VCEK only for version
+    /// 2 reports, which carry no CPUID (`--snp-product`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snp_product: Option<SnpProductName>,
+    /// Fetch the endorsements not given as files (VCEK chain from AMD KDS,
+    /// collateral from Intel PCS), cache them in DATA_DIR/endorsements and
+    /// refresh them before they expire (`--fetch-endorsements`).
+    pub fetch_endorsements: bool,
+    /// AMD KDS base URL (`--kds-url`).
+    pub kds_url: String,
+    /// Intel PCS base URL, or a PCCS serving the same API (`--pcs-url`).
+    pub pcs_url: String,
+    /// The Intel SGX Root CA's CRL (`--intel-root-crl-url`).
+    pub intel_root_crl_url: String,
 }
 
 /// The `[auth]` table: SHA-256 hashes of the accepted tokens, never the tokens.
@@ -178,6 +225,11 @@ impl Default for PlatformConfig {
             configfs_root: PathBuf::from(DEFAULT_CONFIGFS_ROOT),
             snp_certs: None,
             tdx_collateral: None,
+            snp_product: None,
+            fetch_endorsements: true,
+            kds_url: DEFAULT_KDS_URL.to_owned(),
+            pcs_url: DEFAULT_PCS_URL.to_owned(),
+            intel_root_crl_url: DEFAULT_INTEL_ROOT_CRL_URL.to_owned(),
         }
     }
 }

@@ -41,7 +41,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the server (default: simulated TEE, ./veil-data, 127.0.0.1:8443).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Fetch and verify the server's attestation; print the verified claims.
     Attest {
         #[command(flatten)]

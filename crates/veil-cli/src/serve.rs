@@ -9,16 +9,16 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use rand::RngCore;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use veil_attest::{EvidenceProducer, Measurement, PlatformKind, ReportData, SimulatedProducer};
+use veil_attest::{EvidenceProducer, Measurement, PlatformKind, SimulatedProducer};
 use veil_engine::{OrtConfig, OrtEngine, find_onnxruntime_library};
 use veil_server::auth::TokenHash;
 use veil_server::{AppState, ServerConfig};
 use veil_tee::{
-    ConfigfsTsm, ConfigfsTsmProducer, SnpCertificates, TdxCollateral, TsmProvider,
+    ConfigfsTsm, FetchOptions, HardwarePlatform, PlatformOptions, open_producer,
     unverified_measurement,
 };
 
-use crate::config_file::{LogFormat, PlatformConfig, ServeConfig, TeePlatform};
+use crate::config_file::{LogFormat, PlatformConfig, ServeConfig, SnpProductName, TeePlatform};
 
 /// Arguments of `veil serve`. Every setting is optional here: one given by
 /// flag or `VEIL_*` variable overrides the configuration file, which
@@ -56,14 +56,34 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", env = "VEIL_CONFIGFS_ROOT")]
     configfs_root: Option<PathBuf>,
     /// SEV-SNP: a directory with the chip's VCEK chain from AMD KDS
-    /// (vcek.der or vcek.pem, ask.pem, optionally ark.pem), used when the
-    /// host supplies no certificates. Veil does not fetch from AMD KDS.
+    /// (vcek.der or vcek.pem, ask.pem, optionally ark.pem); when given,
+    /// nothing is fetched (air-gapped sites).
     #[arg(long, value_name = "DIR", env = "VEIL_SNP_CERTS")]
     snp_certs: Option<PathBuf>,
-    /// TDX: Intel PCS collateral for this platform (QuoteCollateralV3 JSON),
-    /// shipped with every quote. Veil does not fetch from Intel PCS.
+    /// TDX and SGX: Intel PCS collateral for this platform
+    /// (QuoteCollateralV3 JSON), shipped with every quote; when given,
+    /// nothing is fetched.
     #[arg(long, value_name = "FILE", env = "VEIL_TDX_COLLATERAL")]
     tdx_collateral: Option<PathBuf>,
+    /// SEV-SNP: the EPYC product, to fetch the VCEK of a version 2 report
+    /// (which carries no CPUID).
+    #[arg(long, value_enum, env = "VEIL_SNP_PRODUCT")]
+    snp_product: Option<SnpProductName>,
+    /// Fetch endorsements not given as files from AMD KDS / Intel PCS,
+    /// cache them in DATA_DIR/endorsements, refresh before expiry
+    /// [default: true].
+    #[arg(long, value_name = "BOOL", env = "VEIL_FETCH_ENDORSEMENTS")]
+    fetch_endorsements: Option<bool>,
+    /// AMD KDS base URL [default: https://kdsintf.amd.com].
+    #[arg(long, value_name = "URL", env = "VEIL_KDS_URL")]
+    kds_url: Option<String>,
+    /// Intel PCS base URL, or a PCCS serving the same API
+    /// [default: https://api.trustedservices.intel.com].
+    #[arg(long, value_name = "URL", env = "VEIL_PCS_URL")]
+    pcs_url: Option<String>,
+    /// The Intel SGX Root CA CRL [default: Intel's].
+    #[arg(long, value_name = "URL", env = "VEIL_INTEL_ROOT_CRL_URL")]
+    intel_root_crl_url: Option<String>,
     /// SHA-256 (hex) of an owner token allowed to upload and delete models
     /// (repeatable). Without any, a token is generated into DATA_DIR/owner-token.
     #[arg(
@@ -161,6 +181,11 @@ impl ServeArgs {
         overlay(&mut p.configfs_root, &self.configfs_root);
         overlay_option(&mut p.snp_certs, &self.snp_certs);
         overlay_option(&mut p.tdx_collateral, &self.tdx_collateral);
+        overlay_option(&mut p.snp_product, &self.snp_product);
+        overlay(&mut p.fetch_endorsements, &self.fetch_endorsements);
+        overlay(&mut p.kds_url, &self.kds_url);
+        overlay(&mut p.pcs_url, &self.pcs_url);
+        overlay(&mut p.intel_root_crl_url, &self.intel_root_crl_url);
         overlay(&mut c.auth.owner_token_sha256, &self.owner_tokens);
         overlay(&mut c.auth.api_key_sha256, &self.api_keys);
         let l = &mut c.limits;
@@ -224,10 +249,14 @@ fn search_roots() -> Vec<PathBuf> {
 
 /// The evidence producer for the configured platform, checked by producing
 /// one report at start-up so that a missing interface or endorsement fails
-/// here, not at the first client.
-fn evidence_producer(platform: &PlatformConfig) -> Result<Box<dyn EvidenceProducer>> {
-    let tsm = ConfigfsTsm::new(&platform.configfs_root);
-    let provider = match platform.kind {
+/// here, not at the first client. Endorsements fetched from AMD KDS or
+/// Intel PCS are cached in DATA_DIR/endorsements and refreshed in the
+/// background before they expire.
+async fn evidence_producer(
+    platform: &PlatformConfig,
+    data_dir: &Path,
+) -> Result<Box<dyn EvidenceProducer>> {
+    let hardware = match platform.kind {
         TeePlatform::Simulated => {
             let measurement = veil_server::measurement::executable_measurement()
                 .context("cannot hash the server executable")?;
@@ -237,53 +266,43 @@ fn evidence_producer(platform: &PlatformConfig) -> Result<Box<dyn EvidenceProduc
             tracing::info!(%measurement, "measurement (SHA-384 of this executable)");
             return Ok(Box::new(SimulatedProducer::generate(measurement)));
         }
-        TeePlatform::SevSnp => TsmProvider::SevGuest,
-        TeePlatform::Tdx => TsmProvider::TdxGuest,
-        TeePlatform::Auto => tsm.provider().with_context(|| {
-            format!(
-                "--platform auto found no TEE: it looked for a configfs-tsm provider \
-                 (sev_guest or tdx_guest) under {}; it never falls back to simulation \
-                 (pass --platform simulated to run without a TEE)",
-                tsm.report_dir().display()
-            )
-        })?,
+        TeePlatform::SevSnp => HardwarePlatform::SevSnp,
+        TeePlatform::Tdx => HardwarePlatform::Tdx,
+        TeePlatform::Sgx => HardwarePlatform::Sgx,
+        TeePlatform::Nitro => HardwarePlatform::Nitro,
+        TeePlatform::Auto => HardwarePlatform::Auto,
     };
-    // The interface first: without it, endorsements are beside the point.
-    tsm.check_interface()?;
-    let producer = match provider {
-        TsmProvider::SevGuest => {
-            if platform.tdx_collateral.is_some() {
-                tracing::warn!("--tdx-collateral ignored: the platform is sev-snp");
-            }
-            let certs = platform
-                .snp_certs
-                .as_deref()
-                .map(SnpCertificates::from_dir)
-                .transpose()?;
-            ConfigfsTsmProducer::sev_snp(tsm, certs)?
-        }
-        TsmProvider::TdxGuest => {
-            if platform.snp_certs.is_some() {
-                tracing::warn!("--snp-certs ignored: the platform is tdx");
-            }
-            let path = platform.tdx_collateral.as_deref().context(
-                "platform tdx needs --tdx-collateral FILE: the Intel PCS collateral \
-                 (QuoteCollateralV3 JSON) for this platform; Veil does not fetch it from Intel PCS",
-            )?;
-            ConfigfsTsmProducer::tdx(tsm, TdxCollateral::from_file(path)?)?
-        }
-    };
-    let kind = producer.platform();
-    let probe = producer
-        .produce_evidence(&ReportData([0; 64]))
-        .with_context(|| format!("cannot produce {kind} evidence at start-up"))?;
-    log_hardware_measurement(kind, unverified_measurement(kind, &probe.report));
-    Ok(Box::new(producer))
+    let mut options = PlatformOptions::new(hardware);
+    options.configfs = ConfigfsTsm::new(&platform.configfs_root);
+    options.snp_certs = platform.snp_certs.clone();
+    options.intel_collateral = platform.tdx_collateral.clone();
+    options.snp_product = platform.snp_product.map(Into::into);
+    if platform.fetch_endorsements {
+        let mut fetch = FetchOptions::new(data_dir.join("endorsements"));
+        fetch.sources.kds_url = platform.kds_url.clone();
+        fetch.sources.pcs_url = platform.pcs_url.clone();
+        fetch.sources.intel_root_crl_url = platform.intel_root_crl_url.clone();
+        options.fetch = Some(fetch);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_secs();
+    let opened = open_producer(&options, now).await?;
+    let kind = opened.producer.platform();
+    tracing::info!(platform = %kind, interface = opened.interface, "TEE evidence producer ready");
+    log_hardware_measurement(kind, unverified_measurement(kind, &opened.probe.report));
+    if let (Some(endorser), Some(fetch)) = (opened.endorser, &options.fetch) {
+        endorser.spawn_refresh(fetch.check_every);
+    }
+    Ok(opened.producer)
 }
 
 fn log_hardware_measurement(platform: PlatformKind, measurement: Option<Measurement>) {
     let field = match platform {
         PlatformKind::Tdx => "MRTD",
+        PlatformKind::Sgx => "MRENCLAVE",
+        PlatformKind::Nitro => "PCR0",
         _ => "MEASUREMENT",
     };
     match measurement {
@@ -359,7 +378,7 @@ async fn bind(address: SocketAddr, what: &str) -> Result<tokio::net::TcpListener
 /// a second signal cuts it short, exits the process with status 1.
 pub async fn run(config: ServeConfig) -> Result<()> {
     let mut signals = ShutdownSignals::install()?;
-    let producer = evidence_producer(&config.platform)?;
+    let producer = evidence_producer(&config.platform, &config.data_dir).await?;
     let library = match &config.ort_library {
         Some(p) => p.clone(),
         None => find_onnxruntime_library(&search_roots())?,
@@ -472,7 +491,11 @@ mod tests {
 
     fn producer_for(args: &[&str]) -> Result<Box<dyn EvidenceProducer>> {
         let cli = Cli::try_parse_from(std::iter::once("veil").chain(args.iter().copied())).unwrap();
-        evidence_producer(&cli.serve.resolve(None)?.platform)
+        let config = cli.serve.resolve(None)?;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(evidence_producer(&config.platform, &config.data_dir))
     }
 
     #[test]
@@ -486,6 +509,42 @@ mod tests {
         assert!(msg.contains("never falls back to simulation"), "{msg}");
         assert!(msg.contains("tsm/report"), "{msg}");
         assert!(msg.contains("CONFIG_TSM_REPORTS"), "{msg}");
+    }
+
+    #[test]
+    fn sgx_and_nitro_without_their_interfaces_name_them() {
+        // Neither Gramine's /dev/attestation nor /dev/nsm exists here.
+        for (platform, names) in [("sgx", "/dev/attestation"), ("nitro", "/dev/nsm")] {
+            let err = producer_for(&["--platform", platform, "--fetch-endorsements", "false"])
+                .err()
+                .expect("no TEE here");
+            assert!(format!("{err:#}").contains(names), "{err:#}");
+        }
+    }
+
+    #[test]
+    fn endorsement_sources_come_from_flags() {
+        let cli = Cli::try_parse_from([
+            "veil",
+            "--kds-url",
+            "http://kds.test",
+            "--pcs-url",
+            "http://pcs.test",
+            "--snp-product",
+            "genoa",
+            "--fetch-endorsements",
+            "false",
+        ])
+        .unwrap();
+        let p = cli.serve.resolve(None).unwrap().platform;
+        assert_eq!(p.kds_url, "http://kds.test");
+        assert_eq!(p.pcs_url, "http://pcs.test");
+        assert_eq!(p.snp_product, Some(SnpProductName::Genoa));
+        assert!(!p.fetch_endorsements);
+        assert_eq!(
+            ServeConfig::default().platform.kds_url,
+            veil_tee::DEFAULT_KDS_URL
+        );
     }
 
     #[test]
