@@ -179,7 +179,7 @@ async fn metrics_count_requests_without_request_data() {
     }
 
     // Histograms: only successful inferences of the loaded model.
-    for stage in ["queue", "run"] {
+    for stage in ["decapsulate", "queue", "run", "encapsulate"] {
         assert_eq!(
             m.value(
                 "veil_inference_seconds_count",

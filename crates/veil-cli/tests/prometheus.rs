@@ -280,8 +280,8 @@ async fn a_real_prometheus_sees_the_counters_and_histograms_move() {
     assert!(value(p, "veil_attestations_served_total").await >= 1.0);
 
     // Histograms: only the successful inferences of the uploaded model, in
-    // both stages; the failed ones and the unknown name left no series.
-    for stage in ["queue", "run"] {
+    // every stage; the failed ones and the unknown name left no series.
+    for stage in ["decapsulate", "queue", "run", "encapsulate"] {
         let series = format!("{{model=\"mlp\",stage=\"{stage}\"}}");
         assert_eq!(
             value(p, &format!("veil_inference_seconds_count{series}")).await,

@@ -21,7 +21,7 @@ use veil_protocol::oip::{self, InferRequest, InferResponse, ModelMetadata, Serve
 use crate::auth::{bearer, token_allowed};
 use crate::challenge::{CHALLENGE_HEADER, CHALLENGE_PATH, ChallengeError};
 use crate::error::ApiError;
-use crate::metrics::{Rejection, Stage};
+use crate::metrics::{InferredModel, Rejection, Stage};
 use crate::model_name::ModelName;
 use crate::state::Services;
 
@@ -303,6 +303,8 @@ async fn infer(
         resp.headers_mut()
             .insert(oip::HEADER_LENGTH_HEADER, HeaderValue::from(n));
     }
+    resp.extensions_mut()
+        .insert(InferredModel(model.name.to_string()));
     Ok(resp)
 }
 

@@ -30,7 +30,7 @@ use veil_protocol::channel::{CHUNKED_RESPONSE_MEDIA_TYPE, RESPONSE_MEDIA_TYPE};
 use veil_protocol::inner::{self, InnerRequest, InnerResponse};
 
 use crate::error::ApiError;
-use crate::metrics::{self, Framing, Rejection};
+use crate::metrics::{self, Decapsulated, Framing, InferredModel, Rejection, Stage};
 use crate::state::AppState;
 
 /// Largest inner response body the gateway will encapsulate (our own
@@ -115,12 +115,27 @@ fn build_request(
     Ok(req)
 }
 
-async fn run_inner(state: &AppState, req: Request<Body>) -> InnerResponse {
+/// Runs an inner request; with the model it inferred with, if it was a
+/// successful inference (its decapsulation time, when the request carries
+/// one, is recorded for that model here).
+async fn run_inner(state: &AppState, req: Request<Body>) -> (InnerResponse, Option<InferredModel>) {
     let route = metrics::route_label(req.method(), req.uri().path());
+    let decapsulated = req.extensions().get::<Decapsulated>().copied();
     let Ok(resp) = state.inner.clone().oneshot(req).await;
     let (parts, body) = resp.into_parts();
     let outcome = parts.extensions.get::<ErrorCode>().copied();
     count_request(state, route, outcome);
+    let inferred = parts.extensions.get::<InferredModel>().cloned();
+    if let (Some(InferredModel(model)), Some(Decapsulated(took))) = (&inferred, decapsulated) {
+        state
+            .services
+            .metrics
+            .inference(model, Stage::Decapsulate, took);
+    }
+    (into_inner_response(parts, body).await, inferred)
+}
+
+async fn into_inner_response(parts: http::response::Parts, body: Body) -> InnerResponse {
     let body = match to_bytes(body, MAX_INNER_RESPONSE).await {
         Ok(b) => b.to_vec(),
         Err(_) => {
@@ -271,6 +286,7 @@ async fn handle_timed(state: &AppState, enc_request: Bytes, request_id: &str) ->
     // Decrypted where it lies: the body is taken over (without a copy when
     // nothing else holds it) and the inner request is read out of it, so its
     // body is copied once, into the `Body` the handler reads.
+    let started = std::time::Instant::now();
     let mut enc_request = Vec::from(enc_request);
     let Ok((inner_bytes, sealer)) = state.attestor.key.decapsulate_in_place(&mut enc_request)
     else {
@@ -281,8 +297,11 @@ async fn handle_timed(state: &AppState, enc_request: Bytes, request_id: &str) ->
     };
     let decoded = InnerRequest::decode(inner_bytes);
     drop(enc_request);
-    let inner_response = match decoded {
-        Err(e) => refused_inner(state, &ApiError::new(ErrorCode::BadRequest, e.to_string())),
+    let (inner_response, inferred) = match decoded {
+        Err(e) => (
+            refused_inner(state, &ApiError::new(ErrorCode::BadRequest, e.to_string())),
+            None,
+        ),
         Ok(req) => {
             match build_request(
                 req.method.as_bytes(),
@@ -290,17 +309,32 @@ async fn handle_timed(state: &AppState, enc_request: Bytes, request_id: &str) ->
                 &req.headers,
                 Body::from(req.body),
             ) {
-                Ok(http_req) => run_inner(state, http_req).await,
-                Err(e) => refused_inner(state, &e),
+                Ok(mut http_req) => {
+                    http_req
+                        .extensions_mut()
+                        .insert(Decapsulated(started.elapsed()));
+                    run_inner(state, http_req).await
+                }
+                Err(e) => (refused_inner(state, &e), None),
             }
         }
     };
+    let encapsulating = std::time::Instant::now();
     match tag_inner(inner_response, request_id)
         .encode()
         .map_err(io::Error::other)
         .and_then(|b| sealer.seal(&b).map_err(io::Error::other))
     {
-        Ok(sealed) => sealed_response(RESPONSE_MEDIA_TYPE, sealed),
+        Ok(sealed) => {
+            if let Some(InferredModel(model)) = inferred {
+                state.services.metrics.inference(
+                    &model,
+                    Stage::Encapsulate,
+                    encapsulating.elapsed(),
+                );
+            }
+            sealed_response(RESPONSE_MEDIA_TYPE, sealed)
+        }
         Err(_) => plaintext_error(
             ErrorCode::Internal,
             "the response could not be encapsulated",
@@ -404,7 +438,9 @@ async fn handle_chunked_timed(state: &AppState, body: Body, request_id: &str) ->
         }));
         Ok(
             match build_request(&head.method, &head.path, &head.headers, body) {
-                Ok(http_req) => run_inner(state, http_req).await,
+                // Chunked requests are decrypted while the handler reads
+                // them: no separate decapsulation stage to attribute.
+                Ok(http_req) => run_inner(state, http_req).await.0,
                 Err(e) => refused_inner(state, &e),
             },
         )

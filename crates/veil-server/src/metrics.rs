@@ -87,21 +87,37 @@ impl Framing {
 /// A stage of an inference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
+    /// Decrypting the OHTTP request and decoding its binary HTTP, up to the
+    /// inner request the router sees (single-message requests only).
+    Decapsulate,
     /// Waiting for a run slot of the model.
     Queue,
     /// The engine running the model.
     Run,
+    /// Encoding the inner response as binary HTTP and encrypting it.
+    Encapsulate,
 }
 
 impl Stage {
-    /// The label value: `queue` or `run`.
+    /// The label value: `decapsulate`, `queue`, `run` or `encapsulate`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Stage::Decapsulate => "decapsulate",
             Stage::Queue => "queue",
             Stage::Run => "run",
+            Stage::Encapsulate => "encapsulate",
         }
     }
 }
+
+/// Request extension set by the gateway: how long decapsulating the request took.
+#[derive(Clone, Copy, Debug)]
+pub struct Decapsulated(pub Duration);
+
+/// Response extension set by a successful inference: the (loaded) model it
+/// ran, so that the gateway can attribute the channel's stages to it.
+#[derive(Clone, Debug)]
+pub struct InferredModel(pub String);
 
 /// The route label of an inner request: a fixed set, never the raw path.
 pub fn route_label(method: &http::Method, path: &str) -> &'static str {
@@ -163,7 +179,7 @@ impl Metrics {
             HistogramVec::new(
                 HistogramOpts::new(
                     "veil_inference_seconds",
-                    "Time of successful inferences per loaded model, by stage (queue, run).",
+                    "Time of successful inferences per loaded model, by stage (decapsulate, queue, run, encapsulate).",
                 )
                 .buckets(latency_buckets()),
                 &["model", "stage"],
