@@ -114,6 +114,19 @@ impl Evidence {
     }
 }
 
+/// When a producer obtained the endorsement it ships with its evidence, and
+/// when that endorsement expires. For operators' metrics only: verification
+/// never reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndorsementTimes {
+    /// When this process obtained it (fetched, or read from the cache or
+    /// the operator's files), in unix seconds.
+    pub obtained_at: u64,
+    /// The earliest certificate `notAfter` or collateral `nextUpdate` in
+    /// it, in unix seconds, if it could be read.
+    pub expires_at: Option<u64>,
+}
+
 /// Produces evidence on the server side: one implementation per platform.
 pub trait EvidenceProducer: Send + Sync {
     /// The platform whose evidence this produces.
@@ -121,6 +134,12 @@ pub trait EvidenceProducer: Send + Sync {
 
     /// Produces evidence whose report carries `report_data`.
     fn produce(&self, report_data: &ReportData) -> Result<Evidence, AttestationError>;
+
+    /// The endorsement this producer holds for its evidence, if any
+    /// (certificates a host hands out with each report are not held).
+    fn endorsement_times(&self) -> Option<EndorsementTimes> {
+        None
+    }
 }
 
 #[cfg(test)]

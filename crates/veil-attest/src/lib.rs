@@ -74,7 +74,7 @@ pub use anchors::TrustAnchors;
 pub use claims::{PlatformClaims, SevSnpClaims, VerifiedClaims};
 pub use dcap::{INTEL_SGX_ROOT_CA_DER, IntelTcb, IntelTcbStatus};
 pub use error::{AttestationError, Check};
-pub use evidence::{Evidence, EvidenceProducer, PlatformKind};
+pub use evidence::{EndorsementTimes, Evidence, EvidenceProducer, PlatformKind};
 pub use fields::{Measurement, ReportData, TcbVersion};
 pub use input::{decode_certificates, decode_snp_report, detect_platform, trim_dcap_quote};
 pub use nitro::{AWS_NITRO_ROOT_DER, NitroClaims, NitroPolicy, verify_nitro_document};

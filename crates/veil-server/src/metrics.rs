@@ -15,6 +15,7 @@ use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
+use veil_attest::EndorsementTimes;
 use veil_protocol::ErrorCode;
 
 /// The content type of the exposition: the Prometheus text format.
@@ -147,6 +148,8 @@ pub struct Metrics {
     model_bytes: IntGaugeVec,
     attestations: IntCounter,
     resident_memory: IntGauge,
+    endorsement_age: IntGaugeVec,
+    endorsement_expiry: IntGaugeVec,
     /// Serialises scrapes: the model gauges are rebuilt at each one.
     scrape: Mutex<()>,
 }
@@ -238,6 +241,28 @@ impl Metrics {
                 "Resident memory of the server process in bytes (VmRSS).",
             )?,
         )?;
+        let endorsement_age = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "veil_endorsement_age_seconds",
+                    "Seconds since the server obtained the endorsement it ships with its evidence \
+                     (fetched, or read from its cache or the operator's files); absent when it holds none.",
+                ),
+                &["platform"],
+            )?,
+        )?;
+        let endorsement_expiry = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "veil_endorsement_expiry_timestamp_seconds",
+                    "When that endorsement expires (earliest certificate notAfter or collateral \
+                     nextUpdate), in unix seconds.",
+                ),
+                &["platform"],
+            )?,
+        )?;
         Ok(Metrics {
             registry,
             requests,
@@ -249,6 +274,8 @@ impl Metrics {
             model_bytes,
             attestations,
             resident_memory,
+            endorsement_age,
+            endorsement_expiry,
             scrape: Mutex::new(()),
         })
     }
@@ -289,9 +316,12 @@ impl Metrics {
     }
 
     /// Renders the exposition; `models` are the served models and their sizes.
+    /// `endorsement` is the evidence producer's platform label and the
+    /// times of the endorsement it holds, if any.
     pub fn encode(
         &self,
         models: impl IntoIterator<Item = (String, u64)>,
+        endorsement: Option<(&str, EndorsementTimes)>,
     ) -> Result<String, MetricsError> {
         let _scrape = self
             .scrape
@@ -308,6 +338,22 @@ impl Metrics {
         self.models_loaded.set(loaded);
         self.resident_memory
             .set(resident_memory_bytes().unwrap_or(0));
+        self.endorsement_age.reset();
+        self.endorsement_expiry.reset();
+        if let Some((platform, times)) = endorsement {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let age = now.saturating_sub(times.obtained_at);
+            self.endorsement_age
+                .with_label_values(&[platform])
+                .set(i64::try_from(age).unwrap_or(i64::MAX));
+            if let Some(expires_at) = times.expires_at {
+                self.endorsement_expiry
+                    .with_label_values(&[platform])
+                    .set(i64::try_from(expires_at).unwrap_or(i64::MAX));
+            }
+        }
         let mut out = String::new();
         TextEncoder::new().encode_utf8(&self.registry.gather(), &mut out)?;
         Ok(out)
@@ -372,7 +418,7 @@ mod tests {
         m.request("infer", None);
         m.request("infer", Some(ErrorCode::InvalidInput));
         m.inference("mlp", Stage::Run, Duration::from_millis(2));
-        let text = m.encode([("mlp".to_owned(), 1234)]).unwrap();
+        let text = m.encode([("mlp".to_owned(), 1234)], None).unwrap();
         assert!(text.contains("# TYPE veil_inference_seconds histogram"));
         assert!(text.contains("# TYPE veil_requests_total counter"));
         assert!(text.contains("veil_requests_total{outcome=\"ok\",route=\"infer\"} 1"));
@@ -380,5 +426,35 @@ mod tests {
         assert!(text.contains("veil_models_loaded 1"));
         assert!(text.contains("veil_process_resident_memory_bytes "));
         assert!(!text.contains("veil_process_resident_memory_bytes 0\n"));
+        // No endorsement held (the simulated platform): no endorsement series.
+        assert!(!text.contains("veil_endorsement_"), "{text}");
+    }
+
+    #[test]
+    fn reports_the_age_and_expiry_of_the_held_endorsement() {
+        let m = Metrics::new().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let times = EndorsementTimes {
+            obtained_at: now - 3600,
+            expires_at: Some(now + 86_400),
+        };
+        let text = m.encode([], Some(("sev-snp", times))).unwrap();
+        let age: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("veil_endorsement_age_seconds{platform=\"sev-snp\"} "))
+            .expect("age series")
+            .parse()
+            .unwrap();
+        assert!((3600..3700).contains(&age), "{age}");
+        assert!(text.contains(&format!(
+            "veil_endorsement_expiry_timestamp_seconds{{platform=\"sev-snp\"}} {}",
+            now + 86_400
+        )));
+        // Gone again once the producer holds none.
+        let text = m.encode([], None).unwrap();
+        assert!(!text.contains("veil_endorsement_age_seconds{"), "{text}");
     }
 }

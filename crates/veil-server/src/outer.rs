@@ -96,7 +96,13 @@ async fn metrics(State(s): State<AppState>) -> Response {
         .index()
         .into_iter()
         .map(|m| (m.name, m.size_bytes.unwrap_or(0)));
-    match s.services.metrics.encode(models) {
+    let platform = s.attestor.producer.platform();
+    let endorsement = s
+        .attestor
+        .producer
+        .endorsement_times()
+        .map(|times| (platform.as_str(), times));
+    match s.services.metrics.encode(models, endorsement) {
         Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
         Err(_) => {
             ApiError::new(ErrorCode::Internal, "the metrics could not be encoded").into_response()

@@ -5,11 +5,15 @@
 //! verifies offline with what the server ships.
 //!
 //! The refresh decision is pure ([`needs_refresh`](crate::needs_refresh),
-//! with the time passed in); only [`Endorser::spawn_refresh`] reads the clock.
+//! with the time passed in); only [`Endorser::spawn_refresh`] reads the clock
+//! for it (the clock also stamps when an endorsement was obtained, for the
+//! metrics).
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use veil_attest::EndorsementTimes;
 
 use crate::cache::{EndorsementCache, collateral_next_update, needs_refresh, snp_chain_not_after};
 use crate::endorsements::{SnpCertificates, TdxCollateral};
@@ -41,20 +45,52 @@ impl Endorsement {
 /// The current endorsement, shared between the producer (which reads it
 /// for every report) and the [`Endorser`] (which replaces it).
 #[derive(Debug, Clone, Default)]
-pub struct LiveEndorsement(Arc<RwLock<Option<Endorsement>>>);
+pub struct LiveEndorsement(Arc<RwLock<Option<Held>>>);
+
+/// An endorsement with the times the metrics report.
+#[derive(Debug, Clone)]
+struct Held {
+    endorsement: Endorsement,
+    times: EndorsementTimes,
+}
+
+impl Held {
+    fn now(endorsement: Endorsement) -> Self {
+        let obtained_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let expires_at = endorsement.expires_at().ok();
+        Held {
+            endorsement,
+            times: EndorsementTimes {
+                obtained_at,
+                expires_at,
+            },
+        }
+    }
+}
 
 impl LiveEndorsement {
     /// A value that never changes (operator-provided files).
     pub fn fixed(endorsement: Endorsement) -> Self {
-        LiveEndorsement(Arc::new(RwLock::new(Some(endorsement))))
+        LiveEndorsement(Arc::new(RwLock::new(Some(Held::now(endorsement)))))
     }
 
-    /// The current endorsement, if any.
-    pub fn get(&self) -> Option<Endorsement> {
+    fn read(&self) -> Option<Held> {
         match self.0.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The current endorsement, if any.
+    pub fn get(&self) -> Option<Endorsement> {
+        self.read().map(|h| h.endorsement)
+    }
+
+    /// When the current endorsement was obtained and when it expires.
+    pub fn times(&self) -> Option<EndorsementTimes> {
+        self.read().map(|h| h.times)
     }
 
     /// Replaces the current endorsement.
@@ -63,9 +99,10 @@ impl LiveEndorsement {
     }
 
     fn set(&self, endorsement: Endorsement) {
+        let held = Held::now(endorsement);
         match self.0.write() {
-            Ok(mut guard) => *guard = Some(endorsement),
-            Err(poisoned) => *poisoned.into_inner() = Some(endorsement),
+            Ok(mut guard) => *guard = Some(held),
+            Err(poisoned) => *poisoned.into_inner() = Some(held),
         }
     }
 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use veil_attest::{
-    AttestationError, Evidence, EvidenceProducer, PlatformKind, ReportData, trim_dcap_quote,
+    AttestationError, EndorsementTimes, Evidence, EvidenceProducer, PlatformKind, ReportData,
+    trim_dcap_quote,
 };
 
 use crate::endorser::{Endorsement, LiveEndorsement};
@@ -132,5 +133,9 @@ impl EvidenceProducer for GramineSgxProducer {
 
     fn produce(&self, report_data: &ReportData) -> Result<Evidence, AttestationError> {
         Ok(self.produce_evidence(report_data)?)
+    }
+
+    fn endorsement_times(&self) -> Option<EndorsementTimes> {
+        self.collateral.times()
     }
 }

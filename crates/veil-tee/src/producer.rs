@@ -2,7 +2,8 @@
 //! behind the same [`EvidenceProducer`] trait as the simulated platform.
 
 use veil_attest::{
-    AttestationError, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN, ReportData,
+    AttestationError, EndorsementTimes, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN,
+    ReportData,
 };
 
 use crate::cert_table::{CertTableEntry, parse_cert_table};
@@ -198,5 +199,11 @@ impl EvidenceProducer for ConfigfsTsmProducer {
 
     fn produce(&self, report_data: &ReportData) -> Result<Evidence, AttestationError> {
         Ok(self.produce_evidence(report_data)?)
+    }
+
+    fn endorsement_times(&self) -> Option<EndorsementTimes> {
+        match &self.endorsements {
+            Endorsements::SevSnp(live) | Endorsements::Tdx(live) => live.times(),
+        }
     }
 }

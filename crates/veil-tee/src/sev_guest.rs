@@ -13,7 +13,8 @@ use std::sync::Mutex;
 use sev::firmware::guest::Firmware;
 use sev::firmware::host::CertType;
 use veil_attest::{
-    AttestationError, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN, ReportData,
+    AttestationError, EndorsementTimes, Evidence, EvidenceProducer, PlatformKind, REPORT_LEN,
+    ReportData,
 };
 
 use crate::cert_table::{CertTableEntry, SnpCertKind};
@@ -120,5 +121,9 @@ impl EvidenceProducer for SevGuestProducer {
 
     fn produce(&self, report_data: &ReportData) -> Result<Evidence, AttestationError> {
         Ok(self.produce_evidence(report_data)?)
+    }
+
+    fn endorsement_times(&self) -> Option<EndorsementTimes> {
+        self.fallback.times()
     }
 }

@@ -262,6 +262,14 @@ async fn first_start_fetches_then_a_restart_uses_the_cache_with_the_services_dow
         assert!(running.mock.requests.load(Ordering::SeqCst) > before);
         let fetched = first.live().get().unwrap();
         verifies(fetched.clone());
+        // The metrics' view: obtained now, expiring when the endorsement says.
+        let times = first.live().times().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(now.abs_diff(times.obtained_at) < 600, "{times:?}");
+        assert_eq!(times.expires_at, Some(fetched.expires_at().unwrap()));
 
         let restarted = endorser(cache.path(), dead_sources().await, target);
         assert_eq!(restarted.load(at).await.unwrap(), EndorsementOrigin::Cache);
