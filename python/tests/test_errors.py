@@ -23,6 +23,7 @@ class NativeLike(Exception):
     ("unavailable", 503, veil.Unavailable),
     ("invalid_challenge", 403, veil.InvalidChallenge),
     ("too_many_requests", 429, veil.TooManyRequests),
+    ("model_limit_reached", 507, veil.ModelLimitReached),
     ("internal", 500, veil.ServerError),
     ("bad_request", 400, veil.ServerError),
 ])

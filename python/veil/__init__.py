@@ -26,6 +26,7 @@ from ._errors import (
     InvalidInput,
     InvalidModel,
     ModelHashMismatch,
+    ModelLimitReached,
     ModelNotFound,
     PayloadTooLarge,
     ServerError,
@@ -57,5 +58,6 @@ __all__ = [
     "Unavailable",
     "InvalidChallenge",
     "TooManyRequests",
+    "ModelLimitReached",
     "__version__",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "Unavailable",
     "InvalidChallenge",
     "TooManyRequests",
+    "ModelLimitReached",
 ]
 
 
@@ -110,6 +111,11 @@ class InvalidChallenge(ServerError):
     """
 
 
+class ModelLimitReached(ServerError):
+    """An upload under a new name while the server holds its maximum number
+    of models (HTTP 507): delete a model first."""
+
+
 class TooManyRequests(ServerError):
     """Too many failed authentication attempts (HTTP 429): the server checks
     no token for a while; retry after a pause."""
@@ -125,6 +131,7 @@ _BY_CODE = {
     "unavailable": Unavailable,
     "invalid_challenge": InvalidChallenge,
     "too_many_requests": TooManyRequests,
+    "model_limit_reached": ModelLimitReached,
 }
 
 

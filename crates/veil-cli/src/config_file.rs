@@ -188,6 +188,9 @@ pub struct LimitsConfig {
     /// once, server-wide; beyond that, 503 with Retry-After
     /// (`--max-inflight-request-bytes`).
     pub max_inflight_request_bytes: u64,
+    /// Models held at once; an upload under a new name beyond it is refused
+    /// (`--max-models`).
+    pub max_models: usize,
 }
 
 /// The `[engine]` table: ONNX Runtime.
@@ -245,6 +248,7 @@ impl Default for LimitsConfig {
             max_queued_inferences: limits.max_queued_inferences_per_model,
             request_read_timeout: limits.request_read_timeout.as_secs(),
             max_inflight_request_bytes: limits.max_inflight_request_bytes,
+            max_models: limits.max_models,
         }
     }
 }

@@ -134,6 +134,10 @@ pub struct ServeArgs {
     /// once, server-wide; beyond that, 503 with Retry-After [default: 268435456].
     #[arg(long, value_name = "BYTES", env = "VEIL_MAX_INFLIGHT_REQUEST_BYTES")]
     max_inflight_request_bytes: Option<u64>,
+    /// Models held at once; an upload under a new name beyond that is
+    /// refused (model_limit_reached) [default: 64].
+    #[arg(long, value_name = "N", env = "VEIL_MAX_MODELS")]
+    max_models: Option<usize>,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, else the project's .venv).
     #[arg(long, value_name = "PATH", env = "VEIL_ORT_LIBRARY")]
     ort_library: Option<PathBuf>,
@@ -202,6 +206,7 @@ impl ServeArgs {
             &mut l.max_inflight_request_bytes,
             &self.max_inflight_request_bytes,
         );
+        overlay(&mut l.max_models, &self.max_models);
         overlay(&mut c.engine.intra_op_threads, &self.intra_op_threads);
         overlay(&mut c.engine.sessions_per_model, &self.sessions_per_model);
         c.finish()
@@ -331,6 +336,7 @@ fn server_config(config: &ServeConfig) -> Result<ServerConfig> {
     limits.max_queued_inferences_per_model = l.max_queued_inferences;
     limits.request_read_timeout = Duration::from_secs(l.request_read_timeout);
     limits.max_inflight_request_bytes = l.max_inflight_request_bytes;
+    limits.max_models = l.max_models;
     server.sealing_key_file = config.sealing_key_file.clone();
     if server.owner_tokens.is_empty() {
         let (path, token) = generated_owner_token(&config.data_dir)?;

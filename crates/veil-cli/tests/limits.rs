@@ -147,6 +147,43 @@ async fn refusal_has_retry_after() {
     panic!("no request was ever refused with a queue of 0");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_model_limit_new_names_are_refused_and_replacing_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.limits.max_models = 2;
+    let server = start(cfg).await;
+    let owner = connect(&server.url, Some(OWNER)).await;
+    let mlp = model_bytes("mlp.onnx");
+    for name in ["a", "b"] {
+        owner.upload_model(name, &mlp, |_, _| {}).await.unwrap();
+    }
+    let err = owner
+        .upload_model("c", &mlp, |_, _| {})
+        .await
+        .expect_err("a third name is over the limit");
+    assert_eq!(err.code(), Some(ErrorCode::ModelLimitReached), "{err}");
+    assert_eq!(owner.list_models().await.unwrap().len(), 2);
+    assert!(
+        !dir.path().join("tmp").read_dir().unwrap().any(|_| true),
+        "nothing of the refused upload is left"
+    );
+    // Replacing a held model is not a new one.
+    owner.upload_model("b", &mlp, |_, _| {}).await.unwrap();
+    owner.delete_model("a").await.unwrap();
+    owner.upload_model("c", &mlp, |_, _| {}).await.unwrap();
+    let mut names: Vec<String> = owner
+        .list_models()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["b", "c"]);
+    server.stop();
+}
+
 /// Opens a raw connection, sends only `head`, and returns what the server answers.
 async fn stall(server: &Server, head: &str) -> String {
     let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();

@@ -43,13 +43,16 @@ pub enum ErrorCode {
     InvalidChallenge,
     /// Too many failed authentication attempts; retry after `Retry-After`.
     TooManyRequests,
+    /// An upload of a new model name while the server holds the configured
+    /// maximum number of models; delete one first.
+    ModelLimitReached,
     /// An unexpected server-side failure.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documents that list them (the OpenAPI schema).
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidModel,
         ErrorCode::ModelNotFound,
         ErrorCode::InvalidInput,
@@ -64,6 +67,7 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::InvalidChallenge,
         ErrorCode::TooManyRequests,
+        ErrorCode::ModelLimitReached,
         ErrorCode::Internal,
     ];
 
@@ -83,6 +87,7 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => 429,
             ErrorCode::InferenceFailed | ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
+            ErrorCode::ModelLimitReached => 507,
         }
     }
 
@@ -103,6 +108,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InvalidChallenge => "invalid_challenge",
             ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::ModelLimitReached => "model_limit_reached",
             ErrorCode::Internal => "internal",
         }
     }

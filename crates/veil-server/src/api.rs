@@ -318,6 +318,9 @@ async fn upload(
     let name =
         ModelName::new(&name).map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
     require_fresh_challenge(&s, &headers)?;
+    let max_models = s.config.limits.max_models;
+    // Refused before a byte is stored; checked again when installing.
+    s.registry.check_room(&name, max_models)?;
     let max = s.config.limits.max_model_bytes;
     let internal = |e: std::io::Error| {
         tracing::error!(error = %e, "cannot write upload");
@@ -352,7 +355,7 @@ async fn upload(
     }
     let info = s
         .registry
-        .install(temp, hex::encode(hasher.finalize()), size)
+        .install(temp, hex::encode(hasher.finalize()), size, max_models)
         .await?;
     Ok(Json(info).into_response())
 }

@@ -28,6 +28,9 @@ pub struct Limits {
     /// decoded at once, server-wide (see [`crate::budget`]); beyond it,
     /// `503` with `Retry-After`.
     pub max_inflight_request_bytes: u64,
+    /// Models the server holds at once; an upload under a new name beyond
+    /// it is refused with `model_limit_reached` (replacing one is allowed).
+    pub max_models: usize,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             max_queued_inferences_per_model: 32,
             request_read_timeout: Duration::from_secs(60),
             max_inflight_request_bytes: 256 << 20,
+            max_models: 64,
         }
     }
 }

@@ -136,13 +136,33 @@ impl Registry {
             .collect()
     }
 
+    /// Refuses a model under a new name when `max_models` are held already
+    /// (replacing a held model is always allowed).
+    pub fn check_room(&self, name: &ModelName, max_models: usize) -> Result<(), ApiError> {
+        let full = self
+            .models
+            .read()
+            .map(|m| !m.contains_key(name) && m.len() >= max_models)
+            .unwrap_or(false);
+        if full {
+            Err(ApiError::new(
+                ErrorCode::ModelLimitReached,
+                format!("the server holds its maximum of {max_models} models; delete one first"),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Loads a fully received upload and, if the engine accepts it, installs
-    /// it durably under its name (replacing any previous model).
+    /// it durably under its name (replacing any previous model), unless that
+    /// would make more than `max_models`.
     pub async fn install(
         &self,
         temp: TempModel,
         sha256: String,
         size_bytes: u64,
+        max_models: usize,
     ) -> Result<ModelInfo, ApiError> {
         let name = temp.name().clone();
         let engine = self.engine.clone();
@@ -166,6 +186,8 @@ impl Registry {
             model,
         });
         let _guard = self.writes.lock().await;
+        // Checked again under the write lock: uploads run concurrently.
+        self.check_room(&name, max_models)?;
         self.store.commit(temp).map_err(internal)?;
         if let Ok(mut m) = self.models.write() {
             m.insert(name.clone(), served.clone());
