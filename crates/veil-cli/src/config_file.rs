@@ -191,6 +191,9 @@ pub struct LimitsConfig {
     /// Models held at once; an upload under a new name beyond it is refused
     /// (`--max-models`).
     pub max_models: usize,
+    /// Seconds a client has to send a request's head once it started one;
+    /// then its connection is closed (`--header-read-timeout`).
+    pub header_read_timeout: u64,
 }
 
 /// The `[engine]` table: ONNX Runtime.
@@ -249,6 +252,7 @@ impl Default for LimitsConfig {
             request_read_timeout: limits.request_read_timeout.as_secs(),
             max_inflight_request_bytes: limits.max_inflight_request_bytes,
             max_models: limits.max_models,
+            header_read_timeout: limits.header_read_timeout.as_secs(),
         }
     }
 }

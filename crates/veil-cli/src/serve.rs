@@ -138,6 +138,10 @@ pub struct ServeArgs {
     /// refused (model_limit_reached) [default: 64].
     #[arg(long, value_name = "N", env = "VEIL_MAX_MODELS")]
     max_models: Option<usize>,
+    /// Seconds a client has to send a request's head once it started one;
+    /// then its connection is closed [default: 30].
+    #[arg(long, value_name = "SECONDS", env = "VEIL_HEADER_READ_TIMEOUT")]
+    header_read_timeout: Option<u64>,
     /// Path of libonnxruntime.so (default: $ORT_DYLIB_PATH, else the project's .venv).
     #[arg(long, value_name = "PATH", env = "VEIL_ORT_LIBRARY")]
     ort_library: Option<PathBuf>,
@@ -207,6 +211,7 @@ impl ServeArgs {
             &self.max_inflight_request_bytes,
         );
         overlay(&mut l.max_models, &self.max_models);
+        overlay(&mut l.header_read_timeout, &self.header_read_timeout);
         overlay(&mut c.engine.intra_op_threads, &self.intra_op_threads);
         overlay(&mut c.engine.sessions_per_model, &self.sessions_per_model);
         c.finish()
@@ -337,6 +342,7 @@ fn server_config(config: &ServeConfig) -> Result<ServerConfig> {
     limits.request_read_timeout = Duration::from_secs(l.request_read_timeout);
     limits.max_inflight_request_bytes = l.max_inflight_request_bytes;
     limits.max_models = l.max_models;
+    limits.header_read_timeout = Duration::from_secs(l.header_read_timeout);
     server.sealing_key_file = config.sealing_key_file.clone();
     if server.owner_tokens.is_empty() {
         let (path, token) = generated_owner_token(&config.data_dir)?;
@@ -405,34 +411,37 @@ pub async fn run(config: ServeConfig) -> Result<()> {
     tracing::info!(models = state.services.registry.len(), "models loaded");
 
     let listener = bind(config.listen, "outer API").await?;
+    let header_read_timeout = Duration::from_secs(config.limits.header_read_timeout);
     // The metrics listener is not drained: it answers (readiness: 503)
     // until the process exits.
     let _metrics = match config.metrics_listen {
         Some(address) => {
             let listener = bind(address, "metrics").await?;
             let app = veil_server::outer::metrics_app(state.clone());
-            Some(AbortOnDrop(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
-                    tracing::error!(error = %e, "the metrics listener failed");
-                }
-            })))
+            Some(AbortOnDrop(tokio::spawn(veil_server::listener::serve(
+                listener,
+                app,
+                header_read_timeout,
+                std::future::pending(),
+            ))))
         }
         None => None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = veil_server::app(state.clone());
-    let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let mut server = tokio::spawn(veil_server::listener::serve(
+        listener,
+        app,
+        header_read_timeout,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     tracing::info!("veil serving");
 
     let signal = tokio::select! {
         result = &mut server => {
-            result.context("the server task failed")??;
+            result.context("the server task failed")?;
             bail!("the server stopped without a signal");
         }
         signal = signals.next() => signal,
@@ -448,7 +457,7 @@ pub async fn run(config: ServeConfig) -> Result<()> {
     tokio::select! {
         result = tokio::time::timeout(drain, &mut server) => match result {
             Ok(result) => {
-                result.context("the server task failed")??;
+                result.context("the server task failed")?;
                 tracing::info!("drained; stopped");
                 Ok(())
             }

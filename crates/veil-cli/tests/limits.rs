@@ -196,6 +196,46 @@ async fn stall(server: &Server, head: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_trickling_its_headers_loses_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.limits.header_read_timeout = Duration::from_secs(1);
+    let server = start(cfg).await;
+    let client = connect(&server.url, None).await;
+
+    // Part of a request head, then one more header byte every 300 ms: each
+    // byte is within any idle timeout, the whole head never is.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /v1/health HTTP/1.1\r\nHost: veil\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let closed = loop {
+        if tcp.write_all(b"x").await.is_err() {
+            break true;
+        }
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut byte)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(_)) => panic!("the server answered an unfinished request head"),
+            Err(_) if started.elapsed() > Duration::from_secs(30) => break false,
+            Err(_) => {}
+        }
+    };
+    assert!(
+        closed,
+        "the server kept a connection whose head never ended"
+    );
+    // Everyone else is served meanwhile and after.
+    assert_eq!(
+        client.server_metadata().await.unwrap().name,
+        "veil",
+        "a normal client is still served"
+    );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slow_clients_get_408_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());

@@ -31,6 +31,9 @@ pub struct Limits {
     /// Models the server holds at once; an upload under a new name beyond
     /// it is refused with `model_limit_reached` (replacing one is allowed).
     pub max_models: usize,
+    /// Time a client has to send a request's head once it started one; then
+    /// its connection is closed (slow-header clients, "slowloris").
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -44,6 +47,7 @@ impl Default for Limits {
             request_read_timeout: Duration::from_secs(60),
             max_inflight_request_bytes: 256 << 20,
             max_models: 64,
+            header_read_timeout: Duration::from_secs(30),
         }
     }
 }

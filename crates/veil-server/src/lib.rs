@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod gate;
 pub mod gateway;
+pub mod listener;
 pub mod measurement;
 pub mod metrics;
 pub mod model_name;

@@ -95,17 +95,19 @@ pub async fn start_measured(config: ServerConfig, addr: SocketAddr, measurement:
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, veil_server::app(state))
-            .with_graceful_shutdown(async {
-                // Only an explicit `shutdown()`; dropping `Server` does not stop it.
-                if stopped.await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            })
-            .await
-            .unwrap();
-    });
+    let header_read_timeout = state.services.config.limits.header_read_timeout;
+    // The listener `veil serve` uses (header-read timeout, graceful shutdown).
+    let task = tokio::spawn(veil_server::listener::serve(
+        listener,
+        veil_server::app(state),
+        header_read_timeout,
+        async {
+            // Only an explicit `shutdown()`; dropping `Server` does not stop it.
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        },
+    ));
     Server {
         addr,
         url: format!("http://{addr}"),
