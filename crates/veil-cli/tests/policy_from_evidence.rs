@@ -8,25 +8,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use veil_attest::{PlatformKind, Policy};
 use veil_client::{Client, ConnectOptions};
 
-const VEIL: &str = env!("CARGO_BIN_EXE_veil");
-
-fn testdata(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../veil-attest/testdata")
-        .join(path)
-        .display()
-        .to_string()
-}
-
-fn veil(args: &[&str]) -> Output {
-    Command::new(VEIL).args(args).output().unwrap()
-}
+use common::{testdata, veil};
 
 fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()

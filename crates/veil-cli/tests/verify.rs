@@ -10,19 +10,10 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const VEIL: &str = env!("CARGO_BIN_EXE_veil");
-
-fn testdata(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../veil-attest/testdata")
-        .join(path)
-        .display()
-        .to_string()
-}
+use common::{testdata, veil};
 
 fn root(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,10 +21,6 @@ fn root(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn veil(args: &[&str]) -> Output {
-    Command::new(VEIL).args(args).output().unwrap()
 }
 
 /// Runs `veil verify ARGS --json`: exit code, report, stderr.

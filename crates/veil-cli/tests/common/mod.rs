@@ -269,3 +269,21 @@ impl ServeProcess {
         kib * 1024
     }
 }
+
+/// Path (as a string, for command lines) of a file under veil-attest's
+/// `testdata/`: the real evidence vectors and their endorsements.
+pub fn testdata(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../veil-attest/testdata")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// Runs the built `veil` binary with `args` and waits for it.
+pub fn veil(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(args)
+        .output()
+        .unwrap()
+}
