@@ -185,6 +185,15 @@ def test_the_platform_per_variant(variant):
     else:
         assert spec["runtimeClassName"] == OVERLAYS[name]
         assert env["VEIL_PLATFORM"] == name
+        mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+        assert "/sys/kernel/config" in mounts
+        if name == "sev-snp":
+            # The sealing key comes from the AMD Secure Processor.
+            assert "/dev/sev-guest" in mounts
+            assert "VEIL_SEALING_KEY_FILE" not in env
+        else:
+            # No TDX sealing key source: veil serve refuses to start without a key file.
+            assert env["VEIL_SEALING_KEY_FILE"].startswith(veil_config(objects)["data_dir"] + "/")
 
 
 def test_veil_accepts_the_config_file(variant, tmp_path):

@@ -103,7 +103,7 @@ pub struct ServeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ort_library: Option<PathBuf>,
     /// A 32-byte key file to seal models at rest with, instead of the
-    /// platform's sealing key; required on TDX, SGX and Nitro, which have
+    /// platform's sealing key; required on TDX and Nitro, which have
     /// none built (`--sealing-key-file`). Not hardware-protected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sealing_key_file: Option<PathBuf>,

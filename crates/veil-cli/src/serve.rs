@@ -146,7 +146,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", env = "VEIL_ORT_LIBRARY")]
     ort_library: Option<PathBuf>,
     /// A 32-byte key file (created if absent) to seal models at rest with,
-    /// instead of the platform's sealing key. Required on TDX, SGX and Nitro,
+    /// instead of the platform's sealing key. Required on TDX and Nitro,
     /// which have no sealing key built; NOT hardware-protected: keep it where
     /// only the TEE can read it (e.g. an encrypted disk unlocked after attestation).
     #[arg(long, value_name = "FILE", env = "VEIL_SEALING_KEY_FILE")]

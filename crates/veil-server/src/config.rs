@@ -67,7 +67,7 @@ pub struct ServerConfig {
     /// Size limits.
     pub limits: Limits,
     /// A 32-byte key file to seal models with instead of the platform's own
-    /// sealing key: the only way to run TDX, SGX and Nitro, which have none
+    /// sealing key: the only way to run TDX and Nitro, which have none
     /// built. Not hardware-protected: whoever can read the file can unseal.
     pub sealing_key_file: Option<PathBuf>,
 }

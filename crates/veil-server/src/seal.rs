@@ -138,7 +138,7 @@ pub trait SealingKeySource: Send + Sync {
 
 /// The sealing key source for `platform`, with `data_dir` for those that
 /// keep state there. An operator's `key_file` wins over the platform's key,
-/// and is the only source on platforms without one (TDX, SGX, Nitro).
+/// and is the only source on platforms without one (TDX, Nitro).
 pub fn key_source_for(
     platform: PlatformKind,
     data_dir: &Path,
@@ -150,6 +150,9 @@ pub fn key_source_for(
     match platform {
         PlatformKind::Simulated => Ok(Box::new(KeyFile::in_data_dir(data_dir))),
         PlatformKind::SevSnp => Ok(Box::new(SevSnpDerivedKey)),
+        PlatformKind::Sgx => Ok(Box::new(GramineSgxSealingKey::at(Path::new(
+            GRAMINE_MRENCLAVE_KEY,
+        )))),
         other => Err(SealError::NoKeySource(other)),
     }
 }
@@ -274,6 +277,64 @@ impl SealingKeySource for SevSnpDerivedKey {
         let key = fw
             .get_derived_key(Some(1), request)
             .map_err(|e| failed(format!("MSG_KEY_REQ failed: {e}")))?;
+        Ok(SealingKey(key))
+    }
+}
+
+/// Where Gramine exposes the enclave's MRENCLAVE-bound SGX sealing key.
+pub const GRAMINE_MRENCLAVE_KEY: &str = "/dev/attestation/keys/_sgx_mrenclave";
+
+/// Intel SGX under Gramine: the 16-byte sealing key that `EGETKEY` derives
+/// for this enclave's MRENCLAVE, which Gramine exposes read-only at
+/// [`GRAMINE_MRENCLAVE_KEY`]; stretched to 32 bytes with HKDF-SHA256. Only
+/// this enclave build on this CPU obtains it (owners re-upload after an
+/// upgrade). Tested against a file laid out as Gramine serves it; not yet
+/// run under Gramine.
+#[derive(Debug, Clone)]
+pub struct GramineSgxSealingKey {
+    path: PathBuf,
+}
+
+impl GramineSgxSealingKey {
+    /// The key file at `path` (normally [`GRAMINE_MRENCLAVE_KEY`]).
+    pub fn at(path: &Path) -> Self {
+        GramineSgxSealingKey {
+            path: path.to_owned(),
+        }
+    }
+}
+
+impl SealingKeySource for GramineSgxSealingKey {
+    fn name(&self) -> &'static str {
+        "the SGX MRENCLAVE sealing key (Gramine /dev/attestation/keys/_sgx_mrenclave)"
+    }
+
+    fn hardware_protected(&self) -> bool {
+        true
+    }
+
+    fn sealing_key(&self) -> Result<SealingKey, SealError> {
+        let failed = |reason: String| SealError::KeySource {
+            source_name: "Gramine's SGX sealing key",
+            reason,
+        };
+        let raw = fs::read(&self.path).map_err(|e| {
+            failed(format!(
+                "cannot read {} (is this Gramine with SGX?): {e}",
+                self.path.display()
+            ))
+        })?;
+        let raw: [u8; 16] = raw.try_into().map_err(|b: Vec<u8>| {
+            failed(format!(
+                "{} holds {} bytes, not the 16 of an SGX sealing key",
+                self.path.display(),
+                b.len()
+            ))
+        })?;
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(b"veil/seal/sgx-mrenclave/v1"), &raw)
+            .expand(b"veil model sealing key", &mut key)
+            .map_err(|_| failed("HKDF-SHA256 cannot expand to 32 bytes".into()))?;
         Ok(SealingKey(key))
     }
 }
@@ -635,11 +696,49 @@ mod tests {
     #[test]
     fn platforms_without_a_key_source_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        for p in [PlatformKind::Tdx, PlatformKind::Sgx, PlatformKind::Nitro] {
+        for p in [PlatformKind::Tdx, PlatformKind::Nitro] {
             let err = key_source_for(p, dir.path(), None).err().unwrap();
             assert!(matches!(err, SealError::NoKeySource(_)));
             assert!(err.to_string().contains("--sealing-key-file"), "{err}");
         }
+    }
+
+    #[test]
+    fn sgx_seals_with_gramine_s_mrenclave_key_and_refuses_a_wrong_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = key_source_for(PlatformKind::Sgx, dir.path(), None).unwrap();
+        assert!(source.hardware_protected());
+        assert!(source.name().contains("_sgx_mrenclave"));
+
+        // Laid out as Gramine serves it: 16 raw bytes, read-only.
+        let path = dir.path().join("_sgx_mrenclave");
+        fs::write(&path, [7u8; 16]).unwrap();
+        let key = GramineSgxSealingKey::at(&path).sealing_key().unwrap();
+        assert_eq!(
+            key.0,
+            GramineSgxSealingKey::at(&path).sealing_key().unwrap().0
+        );
+        assert_ne!(
+            &key.0[..16],
+            &[7u8; 16],
+            "stretched, not the raw key padded"
+        );
+        fs::write(&path, [8u8; 16]).unwrap();
+        assert_ne!(
+            key.0,
+            GramineSgxSealingKey::at(&path).sealing_key().unwrap().0
+        );
+
+        fs::write(&path, [7u8; 32]).unwrap();
+        let err = GramineSgxSealingKey::at(&path).sealing_key().unwrap_err();
+        assert!(err.to_string().contains("32 bytes, not the 16"), "{err}");
+        let err = GramineSgxSealingKey::at(&dir.path().join("absent"))
+            .sealing_key()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("is this Gramine with SGX"),
+            "{err}"
+        );
     }
 
     #[test]
