@@ -68,12 +68,7 @@ async fn server_survives_every_bad_input_and_keeps_serving() {
     cfg.limits.max_request_bytes = 256 * 1024;
     cfg.limits.max_model_bytes = 64 * 1024;
     cfg.limits.max_tensor_elements = 10_000;
-    let server = start(cfg).await;
-    let client = connect(&server.url, Some(OWNER)).await;
-    client
-        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
-        .await
-        .unwrap();
+    let (server, client) = start_serving_mlp(cfg).await;
     let mlp_sha = client.model_metadata("mlp").await.unwrap().sha256;
     good_inference_still_works(&client).await;
 
@@ -409,12 +404,7 @@ async fn inference_needs_an_api_key_when_one_is_configured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_messages_never_echo_request_values() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(config(dir.path())).await;
-    let client = connect(&server.url, Some(OWNER)).await;
-    client
-        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
-        .await
-        .unwrap();
+    let (server, client) = start_serving_mlp(config(dir.path())).await;
     let marker = 987654.25f32;
     let probes = vec![
         vec![(

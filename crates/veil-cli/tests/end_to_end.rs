@@ -86,12 +86,7 @@ async fn mlp_output_matches_python_onnxruntime_reference() {
     let x = to_vec(&expected["x"]);
     let y = to_vec(&expected["y"]);
     let dir = tempfile::tempdir().unwrap();
-    let server = start(config(dir.path())).await;
-    let client = connect(&server.url, Some(OWNER)).await;
-    client
-        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
-        .await
-        .unwrap();
+    let (server, client) = start_serving_mlp(config(dir.path())).await;
     let t = Tensor::from_values(vec![x.len() / 16, 16], x).unwrap();
     let resp = client
         .infer("mlp", &InferRequest::new(vec![("x".into(), t)]))

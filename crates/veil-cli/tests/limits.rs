@@ -57,12 +57,7 @@ async fn beyond_the_queue_requests_get_503_and_accepted_ones_are_right() {
     cfg.limits.max_concurrent_inferences_per_model = 1;
     cfg.limits.max_queued_inferences_per_model = 1;
     cfg.limits.max_tensor_elements = 64 << 20;
-    let server = start(cfg).await;
-    let owner = connect(&server.url, Some(OWNER)).await;
-    owner
-        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
-        .await
-        .unwrap();
+    let (server, owner) = start_serving_mlp(cfg).await;
 
     let mut refused_seen = false;
     for batch in [20_000, 50_000, 100_000] {
@@ -102,12 +97,8 @@ async fn refusal_has_retry_after() {
     let mut cfg = config(dir.path());
     cfg.limits.max_concurrent_inferences_per_model = 1;
     cfg.limits.max_queued_inferences_per_model = 0;
-    let server = start(cfg).await;
-    let owner = Arc::new(connect(&server.url, Some(OWNER)).await);
-    owner
-        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
-        .await
-        .unwrap();
+    let (server, owner) = start_serving_mlp(cfg).await;
+    let owner = Arc::new(owner);
     let encoded = InferRequest::new(vec![("x".into(), mlp_input(50_000))])
         .encode(true)
         .unwrap();
@@ -172,15 +163,7 @@ async fn beyond_the_model_limit_new_names_are_refused_and_replacing_is_allowed()
     owner.upload_model("b", &mlp, |_, _| {}).await.unwrap();
     owner.delete_model("a").await.unwrap();
     owner.upload_model("c", &mlp, |_, _| {}).await.unwrap();
-    let mut names: Vec<String> = owner
-        .list_models()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.name)
-        .collect();
-    names.sort();
-    assert_eq!(names, ["b", "c"]);
+    assert_eq!(model_names(&owner).await, ["b", "c"]);
     server.stop();
 }
 
@@ -240,12 +223,7 @@ async fn slow_clients_get_408_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.limits.request_read_timeout = Duration::from_secs(1);
-    let server = start(cfg).await;
-    let owner = connect(&server.url, Some(OWNER)).await;
-    owner
-        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
-        .await
-        .unwrap();
+    let (server, owner) = start_serving_mlp(cfg).await;
 
     let plain = stall(
         &server,
@@ -307,12 +285,7 @@ async fn a_secret_payload_leaks_nowhere() {
     ];
 
     let dir = tempfile::tempdir().unwrap();
-    let server = start(config(dir.path())).await;
-    let client = connect(&server.url, Some(OWNER)).await;
-    client
-        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
-        .await
-        .unwrap();
+    let (server, client) = start_serving_mlp(config(dir.path())).await;
     let good = Tensor::from_values(vec![1, 16], secret.clone()).unwrap();
     let out = client
         .infer("mlp", &InferRequest::new(vec![("x".into(), good)]))

@@ -24,12 +24,7 @@ async fn requests_have_ids_in_responses_and_json_logs_without_request_data() {
     let secret_bytes: Vec<u8> = secret.iter().flat_map(|v| v.to_le_bytes()).collect();
 
     let dir = tempfile::tempdir().unwrap();
-    let server = start(config(dir.path())).await;
-    let client = connect(&server.url, Some(OWNER)).await;
-    client
-        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
-        .await
-        .unwrap();
+    let (server, client) = start_serving_mlp(config(dir.path())).await;
 
     // An inference through `send`: the inner response carries the id.
     let request = InferRequest::new(vec![(

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use common::*;
 use veil_client::Client;
 use veil_protocol::challenge::CHALLENGE_HEADER;
-use veil_protocol::inner::InnerRequest;
+use veil_protocol::inner::{InnerRequest, InnerResponse};
 use veil_protocol::oip::InferRequest;
 use veil_protocol::{ErrorBody, ErrorCode};
 
@@ -173,12 +173,13 @@ async fn replayed_uploads_and_deletes_are_refused_and_change_nothing() {
     server.stop();
 }
 
-async fn delete_with(client: &Client, challenge: Option<&str>) -> ErrorBody {
+/// Deletes model `m` by hand, with the owner token and `challenge` if any.
+async fn send_delete(client: &Client, challenge: Option<&str>) -> InnerResponse {
     let mut headers = vec![("authorization".to_owned(), format!("Bearer {OWNER}"))];
     if let Some(c) = challenge {
         headers.push((CHALLENGE_HEADER.to_owned(), c.to_owned()));
     }
-    let resp = client
+    client
         .send(&InnerRequest {
             method: "DELETE".into(),
             path: "/v2/repository/models/m".into(),
@@ -186,7 +187,12 @@ async fn delete_with(client: &Client, challenge: Option<&str>) -> ErrorBody {
             body: Vec::new(),
         })
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A delete that must be refused with 403: its error body.
+async fn delete_with(client: &Client, challenge: Option<&str>) -> ErrorBody {
+    let resp = send_delete(client, challenge).await;
     assert_eq!(resp.status, 403);
     serde_json::from_slice(&resp.body).unwrap()
 }
@@ -213,18 +219,7 @@ async fn each_bad_challenge_is_refused_with_a_precise_error() {
     }
     // A challenge is good for one call: the second use is refused.
     let challenge = client.challenge().await.unwrap();
-    let mut headers = vec![("authorization".to_owned(), format!("Bearer {OWNER}"))];
-    headers.push((CHALLENGE_HEADER.to_owned(), challenge.clone()));
-    let ok = client
-        .send(&InnerRequest {
-            method: "DELETE".into(),
-            path: "/v2/repository/models/m".into(),
-            headers,
-            body: Vec::new(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(ok.status, 200);
+    assert_eq!(send_delete(&client, Some(&challenge)).await.status, 200);
     let e = delete_with(&client, Some(&challenge)).await;
     assert_eq!(e.code, ErrorCode::InvalidChallenge);
     assert!(e.error.contains("already used"), "{}", e.error);

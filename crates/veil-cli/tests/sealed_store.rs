@@ -61,14 +61,7 @@ async fn tampered_truncated_and_swapped_models_are_not_served_after_restart_and_
 
     let server = start(config(dir.path())).await;
     let client = connect(&server.url, Some(OWNER)).await;
-    let listed: Vec<String> = client
-        .list_models()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.name)
-        .collect();
-    assert_eq!(listed, ["mlp"]);
+    assert_eq!(model_names(&client).await, ["mlp"]);
     for name in ["flipped", "cut", "left", "right"] {
         let err = client
             .infer(name, &InferRequest::new(vec![("x".into(), mlp_input(1))]))

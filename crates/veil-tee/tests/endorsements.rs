@@ -23,33 +23,16 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::get;
-use common::{FakeConfigfs, FakeKernel, SNP_REPORT_DATA_OFFSET};
+use common::{
+    FakeConfigfs, FakeKernel, INSIDE_MILAN_VCEK_VALIDITY, SNP_REPORT_DATA_OFFSET, TDX_VERIFY_AT,
+    milan_report, vector,
+};
 use veil_attest::{Evidence, PlatformKind, TrustAnchors, verify_evidence_without_policy};
 use veil_tee::{
     Endorsement, EndorsementCache, EndorsementOrigin, EndorsementSources, EndorsementTarget,
     Endorser, FetchOptions, Fetcher, HardwarePlatform, PcsRequest, PlatformOptions,
     REFRESH_MARGIN_SECS, SnpProduct, TeeError, VcekRequest, open_producer,
 };
-
-const MILAN_AT: u64 = 1_704_067_200;
-const TDX_AT: u64 = 1_750_332_747;
-
-fn vector(path: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../veil-attest/testdata")
-            .join(path),
-    )
-    .unwrap()
-}
-
-fn milan_report() -> Vec<u8> {
-    let text: String = String::from_utf8(vector("sev-snp/report_milan.hex"))
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    hex::decode(text).unwrap()
-}
 
 fn tdx_quote() -> Vec<u8> {
     veil_attest::trim_dcap_quote(&vector("tdx/tdx_quote")).unwrap()
@@ -230,12 +213,12 @@ fn verifies(endorsement: Endorsement) {
     let (evidence, at) = match endorsement {
         Endorsement::Snp(certs) => (
             Evidence::new(PlatformKind::SevSnp, milan_report(), certs.to_chain()),
-            MILAN_AT,
+            INSIDE_MILAN_VCEK_VALIDITY,
         ),
         Endorsement::Intel(collateral) => {
             let mut evidence = Evidence::new(PlatformKind::Tdx, tdx_quote(), Vec::new());
             evidence.collateral = collateral.as_bytes().to_vec();
-            (evidence, TDX_AT)
+            (evidence, TDX_VERIFY_AT)
         }
     };
     verify_evidence_without_policy(&evidence, None, false, at, &TrustAnchors::pinned()).unwrap();
@@ -254,7 +237,10 @@ fn same(a: &Endorsement, b: &Endorsement) -> bool {
 async fn first_start_fetches_then_a_restart_uses_the_cache_with_the_services_down() {
     let running = start_mock().await;
     let cache = tempfile::tempdir().unwrap();
-    for (target, at) in [(snp_target(), MILAN_AT), (tdx_target(), TDX_AT)] {
+    for (target, at) in [
+        (snp_target(), INSIDE_MILAN_VCEK_VALIDITY),
+        (tdx_target(), TDX_VERIFY_AT),
+    ] {
         let before = running.mock.requests.load(Ordering::SeqCst);
         let first = endorser(cache.path(), running.sources.clone(), target.clone());
         assert_eq!(first.load(at).await.unwrap(), EndorsementOrigin::Fetched);
@@ -289,7 +275,7 @@ async fn endorsement_near_expiry_is_fetched_again() {
     let running = start_mock().await;
     let cache = tempfile::tempdir().unwrap();
     let e = endorser(cache.path(), running.sources.clone(), tdx_target());
-    e.load(TDX_AT).await.unwrap();
+    e.load(TDX_VERIFY_AT).await.unwrap();
     let expires = e.live().get().unwrap().expires_at().unwrap();
 
     let before = running.mock.requests.load(Ordering::SeqCst);
@@ -320,7 +306,7 @@ async fn stale_cache_survives_a_failed_fetch_until_it_expires() {
     let running = start_mock().await;
     let cache = tempfile::tempdir().unwrap();
     let e = endorser(cache.path(), running.sources.clone(), tdx_target());
-    e.load(TDX_AT).await.unwrap();
+    e.load(TDX_VERIFY_AT).await.unwrap();
     let expires = e.live().get().unwrap().expires_at().unwrap();
     running.task.abort();
 
@@ -341,7 +327,7 @@ async fn neither_cache_nor_service_is_a_clear_error() {
     let cache = tempfile::tempdir().unwrap();
     for target in [snp_target(), tdx_target()] {
         let e = endorser(cache.path(), dead_sources().await, target);
-        let msg = e.load(TDX_AT).await.unwrap_err().to_string();
+        let msg = e.load(TDX_VERIFY_AT).await.unwrap_err().to_string();
         assert!(msg.contains(&e.cache_path().display().to_string()), "{msg}");
         assert!(msg.contains("cannot fetch http://127.0.0.1:"), "{msg}");
         assert!(
@@ -358,7 +344,7 @@ async fn a_service_error_status_is_reported_with_its_url() {
     sources.kds_url.push_str("/nothing-here");
     let cache = tempfile::tempdir().unwrap();
     let msg = endorser(cache.path(), sources, snp_target())
-        .load(MILAN_AT)
+        .load(INSIDE_MILAN_VCEK_VALIDITY)
         .await
         .unwrap_err()
         .to_string();
@@ -399,7 +385,7 @@ async fn tdx_server_without_collateral_fetches_it_at_start_and_ships_it() {
         running.sources.clone(),
         cache.path(),
     );
-    let opened = open_producer(&opts, TDX_AT).await.unwrap();
+    let opened = open_producer(&opts, TDX_VERIFY_AT).await.unwrap();
     assert_eq!(opened.interface, "configfs-tsm");
     let endorser = opened
         .endorser
@@ -429,7 +415,9 @@ async fn sev_snp_server_without_host_certificates_fetches_the_vcek_at_start() {
         cache.path(),
     );
     opts.snp_product = Some(SnpProduct::Milan);
-    let opened = open_producer(&opts, MILAN_AT).await.unwrap();
+    let opened = open_producer(&opts, INSIDE_MILAN_VCEK_VALIDITY)
+        .await
+        .unwrap();
     assert!(opened.endorser.is_some());
     let chain = opened.probe.certificates.clone();
     assert_eq!(chain[0], vector("sev-snp/vcek_milan.der"));
@@ -449,7 +437,9 @@ async fn sev_snp_server_without_host_certificates_fetches_the_vcek_at_start() {
     );
     opts.snp_certs = Some(dir.path().to_path_buf());
     let before = running.mock.requests.load(Ordering::SeqCst);
-    let opened = open_producer(&opts, MILAN_AT).await.unwrap();
+    let opened = open_producer(&opts, INSIDE_MILAN_VCEK_VALIDITY)
+        .await
+        .unwrap();
     assert!(opened.endorser.is_none());
     assert_eq!(running.mock.requests.load(Ordering::SeqCst), before);
     running.task.abort();

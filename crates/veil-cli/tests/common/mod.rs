@@ -86,6 +86,29 @@ pub async fn start_at(config: ServerConfig, addr: SocketAddr) -> Server {
     start_measured(config, addr, &hex::encode([0x5a; 48])).await
 }
 
+/// Starts a server with `config`, connects as the owner and uploads
+/// `tests/models/mlp.onnx` as `mlp`: the setup of most inference tests.
+pub async fn start_serving_mlp(config: ServerConfig) -> (Server, Client) {
+    let server = start(config).await;
+    let owner = connect(&server.url, Some(OWNER)).await;
+    owner
+        .upload_model("mlp", &model_bytes("mlp.onnx"), |_, _| {})
+        .await
+        .unwrap();
+    (server, owner)
+}
+
+/// The names of the models `client` sees, in the server's (sorted) order.
+pub async fn model_names(client: &Client) -> Vec<String> {
+    client
+        .list_models()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect()
+}
+
 /// Starts a server on `addr` whose simulated evidence reports `measurement`
 /// (hex), as a server built from other code would.
 pub async fn start_measured(config: ServerConfig, addr: SocketAddr, measurement: &str) -> Server {

@@ -28,6 +28,16 @@ pub const INSIDE_MILAN_VCEK_VALIDITY: u64 = 1_704_067_200;
 pub const TDX_VERIFY_AT: u64 = 1_750_332_747;
 pub const SNP_REPORT_DATA_OFFSET: usize = 0x50;
 
+/// A file under veil-attest's `testdata/` (the real evidence vectors).
+pub fn vector(path: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../veil-attest/testdata")
+            .join(path),
+    )
+    .unwrap()
+}
+
 pub fn milan_report() -> Vec<u8> {
     let hex: String = MILAN_REPORT_HEX.split_whitespace().collect();
     hex::decode(hex).unwrap()
