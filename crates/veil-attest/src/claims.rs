@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::evidence::PlatformKind;
 use crate::fields::{Measurement, ReportData, TcbVersion, serialize_hex};
@@ -68,8 +68,12 @@ impl fmt::Display for PlatformClaims {
         match self {
             PlatformClaims::SevSnp(c) => write!(
                 f,
-                "report version {}, vmpl {}, reported TCB {}",
-                c.report_version, c.vmpl, c.reported_tcb
+                "report version {}, vmpl {}, signed by {}, reported TCB {}",
+                c.report_version,
+                c.vmpl,
+                c.signing_key
+                    .map_or("a simulated key", SnpSigningKey::as_str),
+                c.reported_tcb
             ),
             PlatformClaims::Tdx(c) => write!(
                 f,
@@ -107,11 +111,29 @@ fn advisories(ids: &[String]) -> String {
 }
 
 /// What an SEV-SNP (or simulated) report says besides its measurement.
+///
+/// TCB versions are decoded in the layout of the report's CPU family: a
+/// Turin (family 1Ah) report's have an `fmc`, a Milan or Genoa one's not.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SevSnpClaims {
-    /// The TCB version the report claims and the VCEK is certified for.
+    /// The TCB version the report claims and the VCEK or VLEK is certified for.
     pub reported_tcb: TcbVersion,
+    /// CURRENT_TCB: the TCB the platform runs now (not endorsed by the chain).
+    pub current_tcb: TcbVersion,
+    /// COMMITTED_TCB: the TCB the platform cannot roll back below.
+    pub committed_tcb: TcbVersion,
+    /// LAUNCH_TCB: the TCB when the guest was launched.
+    pub launch_tcb: TcbVersion,
+    /// Which AMD key signed the report, as its KEY_INFO says and its
+    /// certificate chain proves; `None` for simulated evidence, whose key
+    /// no AMD chain endorses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<SnpSigningKey>,
+    /// For a VLEK-signed report: the cloud provider AMD issued the VLEK to
+    /// (the VLEK certificate's CSP_ID extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csp_id: Option<String>,
     /// The chip's ID (zero when the platform masks it, and for simulated evidence).
     #[serde(serialize_with = "serialize_hex")]
     pub chip_id: [u8; 64],
@@ -126,4 +148,36 @@ pub struct SevSnpClaims {
     pub id_key_digest: Measurement,
     /// AUTHOR_KEY_DIGEST: SHA-384 of the ID key's author key (zero if none).
     pub author_key_digest: Measurement,
+}
+
+/// The AMD key that signs an SEV-SNP report (`KEY_INFO.SIGNING_KEY`).
+///
+/// In a policy (`signing_keys = ["vcek"]`) and in claims, lowercase.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnpSigningKey {
+    /// The Versioned Chip Endorsement Key: derived from one chip's secret
+    /// and its TCB, certified VCEK → ASK → ARK with the chip's hwID.
+    Vcek,
+    /// The Versioned Loaded Endorsement Key: issued by AMD to a cloud
+    /// provider and loaded into its hosts' firmware, certified VLEK → ASVK
+    /// → ARK with no hwID (it names the provider instead).
+    Vlek,
+}
+
+impl SnpSigningKey {
+    /// `vcek` or `vlek`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnpSigningKey::Vcek => "vcek",
+            SnpSigningKey::Vlek => "vlek",
+        }
+    }
+}
+
+impl fmt::Display for SnpSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha384};
 
 use crate::error::{AttestationError, Check};
+use crate::product::TcbLayout;
 
 /// The 64 bytes of caller-chosen data the hardware signs into a report.
 ///
@@ -156,14 +157,20 @@ impl<'de> Deserialize<'de> for Measurement {
     }
 }
 
-/// The security version numbers of the platform's firmware components, in
-/// the Milan/Genoa layout of a SEV-SNP `TCB_VERSION`.
+/// The security version numbers of the platform's firmware components, as
+/// a SEV-SNP `TCB_VERSION` carries them (decoded per CPU family: see
+/// [`TcbLayout`]).
 ///
 /// A policy floor is compared componentwise: every component must be at
-/// least the floor's.
+/// least the floor's; a floor with an `fmc` also requires the evidence to
+/// have one (Turin).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcbVersion {
+    /// SVN of the FMC (first mutable code of the PSP), Turin (family 1Ah)
+    /// only; `None` for Milan and Genoa, whose TCB has no FMC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmc: Option<u8>,
     /// SVN of the PSP bootloader.
     pub bootloader: u8,
     /// SVN of the PSP operating system (TEE).
@@ -175,34 +182,65 @@ pub struct TcbVersion {
 }
 
 impl TcbVersion {
-    /// Decodes the 8-byte Milan/Genoa layout: byte 0 bootloader, 1 TEE,
-    /// 2..6 reserved, 6 SNP, 7 microcode.
-    pub fn from_milan_bytes(bytes: [u8; 8]) -> Self {
-        TcbVersion {
-            bootloader: bytes[0],
-            tee: bytes[1],
-            snp: bytes[6],
-            microcode: bytes[7],
+    /// Decodes an 8-byte `TCB_VERSION` laid out as `layout` says; reserved
+    /// bytes are not read.
+    pub fn decode(layout: TcbLayout, bytes: [u8; 8]) -> Self {
+        match layout {
+            TcbLayout::MilanGenoa => TcbVersion {
+                fmc: None,
+                bootloader: bytes[0],
+                tee: bytes[1],
+                snp: bytes[6],
+                microcode: bytes[7],
+            },
+            TcbLayout::Turin => TcbVersion {
+                fmc: Some(bytes[0]),
+                bootloader: bytes[1],
+                tee: bytes[2],
+                snp: bytes[3],
+                microcode: bytes[7],
+            },
         }
     }
 
-    /// Encodes the 8-byte Milan/Genoa layout (reserved bytes zero).
-    pub fn to_milan_bytes(self) -> [u8; 8] {
-        [
-            self.bootloader,
-            self.tee,
-            0,
-            0,
-            0,
-            0,
-            self.snp,
-            self.microcode,
-        ]
+    /// Encodes the 8-byte `TCB_VERSION` in `layout`, reserved bytes zero.
+    /// The Milan/Genoa layout has no FMC byte, so `fmc` is not encoded
+    /// there; the Turin layout encodes a missing `fmc` as 0.
+    pub fn encode(self, layout: TcbLayout) -> [u8; 8] {
+        match layout {
+            TcbLayout::MilanGenoa => [
+                self.bootloader,
+                self.tee,
+                0,
+                0,
+                0,
+                0,
+                self.snp,
+                self.microcode,
+            ],
+            TcbLayout::Turin => [
+                self.fmc.unwrap_or(0),
+                self.bootloader,
+                self.tee,
+                self.snp,
+                0,
+                0,
+                0,
+                self.microcode,
+            ],
+        }
     }
 
-    /// Whether every component is at least `floor`'s.
+    /// Whether every component is at least `floor`'s. A floor's `fmc`, when
+    /// set, is met only by a TCB that has an FMC at least that high.
     pub fn meets(&self, floor: &TcbVersion) -> bool {
-        self.bootloader >= floor.bootloader
+        let fmc_meets = match (floor.fmc, self.fmc) {
+            (None, _) => true,
+            (Some(min), Some(fmc)) => fmc >= min,
+            (Some(_), None) => false,
+        };
+        fmc_meets
+            && self.bootloader >= floor.bootloader
             && self.tee >= floor.tee
             && self.snp >= floor.snp
             && self.microcode >= floor.microcode
@@ -211,6 +249,9 @@ impl TcbVersion {
 
 impl fmt::Display for TcbVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(fmc) = self.fmc {
+            write!(f, "fmc={fmc} ")?;
+        }
         write!(
             f,
             "bootloader={} tee={} snp={} microcode={}",
@@ -270,17 +311,56 @@ mod tests {
     #[test]
     fn tcb_layout_round_trips_and_floor_is_componentwise() {
         let t = TcbVersion {
+            fmc: None,
             bootloader: 3,
             tee: 0,
             snp: 8,
             microcode: 115,
         };
-        assert_eq!(TcbVersion::from_milan_bytes(t.to_milan_bytes()), t);
+        let layout = TcbLayout::MilanGenoa;
+        assert_eq!(TcbVersion::decode(layout, t.encode(layout)), t);
+        assert_eq!(t.encode(layout), [3, 0, 0, 0, 0, 0, 8, 115]);
         assert!(t.meets(&t));
         assert!(t.meets(&TcbVersion::default()));
         assert!(!t.meets(&TcbVersion {
             tee: 1,
             ..TcbVersion::default()
         }));
+    }
+
+    #[test]
+    fn turin_layout_puts_fmc_first_and_snp_at_byte_3() {
+        let bytes = [1, 2, 3, 4, 0, 0, 0, 72];
+        let t = TcbVersion::decode(TcbLayout::Turin, bytes);
+        assert_eq!(
+            t,
+            TcbVersion {
+                fmc: Some(1),
+                bootloader: 2,
+                tee: 3,
+                snp: 4,
+                microcode: 72,
+            }
+        );
+        assert_eq!(t.encode(TcbLayout::Turin), bytes);
+        assert_eq!(t.to_string(), "fmc=1 bootloader=2 tee=3 snp=4 microcode=72");
+        // The same bytes read as Milan/Genoa mean something else entirely.
+        assert_eq!(TcbVersion::decode(TcbLayout::MilanGenoa, bytes).snp, 0);
+    }
+
+    #[test]
+    fn a_floor_with_fmc_needs_an_fmc_at_least_as_high() {
+        let floor = TcbVersion {
+            fmc: Some(2),
+            ..TcbVersion::default()
+        };
+        let turin = |fmc| TcbVersion {
+            fmc,
+            ..TcbVersion::default()
+        };
+        assert!(turin(Some(2)).meets(&floor));
+        assert!(!turin(Some(1)).meets(&floor));
+        assert!(!turin(None).meets(&floor), "a Milan TCB has no FMC");
+        assert!(turin(Some(0)).meets(&TcbVersion::default()));
     }
 }

@@ -38,8 +38,9 @@
 //! ```
 //!
 //! Platforms, one module each behind [`verify_evidence`]:
-//! * `sev-snp`: AMD SEV-SNP reports, VCEK → ASK → AMD ARK (Milan and Genoa
-//!   pinned).
+//! * `sev-snp`: AMD SEV-SNP reports, VCEK → ASK → AMD ARK or VLEK → ASVK →
+//!   AMD ARK (Milan, Genoa and Turin pinned; Turin and VLEK tested on
+//!   synthetic chains only).
 //! * `tdx`: Intel TDX quotes v4/v5 with Intel PCS collateral, verified by
 //!   `dcap-qvl` (RustCrypto) to the Intel SGX root CA (pinned).
 //! * `sgx`: Intel SGX quotes v3, the same way.
@@ -60,6 +61,7 @@ mod fields;
 mod input;
 mod nitro;
 mod policy;
+mod product;
 mod report;
 mod sev_snp;
 mod sgx;
@@ -71,7 +73,7 @@ mod without_policy;
 mod x509;
 
 pub use anchors::TrustAnchors;
-pub use claims::{PlatformClaims, SevSnpClaims, VerifiedClaims};
+pub use claims::{PlatformClaims, SevSnpClaims, SnpSigningKey, VerifiedClaims};
 pub use dcap::{INTEL_SGX_ROOT_CA_DER, IntelTcb, IntelTcbStatus};
 pub use error::{AttestationError, Check};
 pub use evidence::{EndorsementTimes, Evidence, EvidenceProducer, PlatformKind};
@@ -79,6 +81,7 @@ pub use fields::{Measurement, ReportData, TcbVersion};
 pub use input::{decode_certificates, decode_snp_report, detect_platform, trim_dcap_quote};
 pub use nitro::{AWS_NITRO_ROOT_DER, NitroClaims, NitroPolicy, verify_nitro_document};
 pub use policy::Policy;
+pub use product::{SnpProduct, TcbLayout};
 pub use report::{POLICY_DEBUG_BIT, REPORT_LEN, SIGNED_LEN};
 pub use sgx::{SgxClaims, SgxPolicy};
 pub use signature::verify_report_signature;

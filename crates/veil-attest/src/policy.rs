@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::PlatformClaims;
+use crate::claims::{PlatformClaims, SnpSigningKey};
 use crate::error::{AttestationError, Check};
 use crate::evidence::PlatformKind;
 use crate::fields::{Measurement, TcbVersion};
@@ -51,9 +51,16 @@ pub struct Policy {
     /// the host). Off by default.
     #[serde(default)]
     pub allow_debug: bool,
-    /// Minimum reported TCB, compared componentwise (SEV-SNP only).
+    /// Minimum reported TCB, compared componentwise (SEV-SNP only). Its
+    /// `fmc`, if set, is met only by Turin evidence with an FMC SPL at least
+    /// as high.
     #[serde(default)]
     pub min_tcb: Option<TcbVersion>,
+    /// The AMD keys an SEV-SNP report may be signed by (`vcek`, `vlek`);
+    /// empty (the default) accepts both. `["vcek"]` requires a
+    /// chip-specific key and refuses VLEK-signed (cloud-provider) reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signing_keys: Vec<SnpSigningKey>,
     /// Allowed SEV-SNP `HOST_DATA` values (32 bytes, hex); empty means not checked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_data: Vec<Measurement>,
@@ -83,6 +90,7 @@ impl Default for Policy {
             measurements: Vec::new(),
             allow_debug: false,
             min_tcb: None,
+            signing_keys: Vec::new(),
             host_data: Vec::new(),
             id_key_digests: Vec::new(),
             allow_simulation: false,
@@ -111,6 +119,7 @@ impl Policy {
             measurements: Vec::new(),
             allow_debug: false,
             min_tcb: None,
+            signing_keys: Vec::new(),
             host_data: Vec::new(),
             id_key_digests: Vec::new(),
             allow_simulation: true,
@@ -178,6 +187,11 @@ impl Policy {
             (
                 self.min_tcb.is_some(),
                 "min_tcb",
+                lists(PlatformKind::SevSnp),
+            ),
+            (
+                !self.signing_keys.is_empty(),
+                "signing_keys",
                 lists(PlatformKind::SevSnp),
             ),
             (self.tdx.is_some(), "[tdx]", lists(PlatformKind::Tdx)),
@@ -257,6 +271,7 @@ impl Policy {
                     false,
                 )?;
                 if platform == PlatformKind::SevSnp {
+                    self.check_signing_key(snp.signing_key)?;
                     self.check_tcb(&snp.reported_tcb)?;
                 }
                 Ok(())
@@ -276,6 +291,25 @@ impl Policy {
             ));
         }
         Ok(())
+    }
+
+    /// The report's signer must be one the policy lists (any, if none).
+    fn check_signing_key(&self, signer: Option<SnpSigningKey>) -> Result<(), AttestationError> {
+        match signer {
+            _ if self.signing_keys.is_empty() => Ok(()),
+            Some(key) if self.signing_keys.contains(&key) => Ok(()),
+            _ => Err(AttestationError::new(
+                Check::Chain,
+                format!(
+                    "the report is signed by {}, and the policy's signing_keys allows only {:?}",
+                    signer.map_or("no AMD key", SnpSigningKey::as_str),
+                    self.signing_keys
+                        .iter()
+                        .map(|key| key.as_str())
+                        .collect::<Vec<_>>()
+                ),
+            )),
+        }
     }
 
     pub(crate) fn check_tcb(&self, reported: &TcbVersion) -> Result<(), AttestationError> {
@@ -340,6 +374,7 @@ microcode = 115
         assert_eq!(
             policy.min_tcb,
             Some(TcbVersion {
+                fmc: None,
                 bootloader: 3,
                 tee: 0,
                 snp: 8,
@@ -377,11 +412,40 @@ microcode = 115
 
     #[test]
     fn refuses_unknown_field_in_min_tcb() {
-        let text = good_toml().replace("microcode = 115", "microcode = 115\nfmc = 1");
+        let text = good_toml().replace("microcode = 115", "microcode = 115\nspl4 = 1");
         assert_eq!(
             Policy::from_toml_str(&text).unwrap_err().check,
             Check::Policy
         );
+    }
+
+    #[test]
+    fn min_tcb_may_require_an_fmc_and_signing_keys_parse() {
+        let text = good_toml()
+            .replace("microcode = 115", "microcode = 115\nfmc = 1")
+            .replace(
+                "allow_debug = false",
+                "allow_debug = false\nsigning_keys = [\"vcek\"]",
+            );
+        let policy = Policy::from_toml_str(&text).unwrap();
+        assert_eq!(policy.min_tcb.unwrap().fmc, Some(1));
+        assert_eq!(policy.signing_keys, [SnpSigningKey::Vcek]);
+        for bad in ["signing_keys = [\"VCEK\"]", "signing_keys = [\"ask\"]"] {
+            let text = good_toml().replacen("allow_debug = false", bad, 1);
+            assert_eq!(
+                Policy::from_toml_str(&text).unwrap_err().check,
+                Check::Policy
+            );
+        }
+    }
+
+    #[test]
+    fn signing_keys_without_sev_snp_is_refused() {
+        let policy = Policy {
+            signing_keys: vec![SnpSigningKey::Vlek],
+            ..Policy::insecure_simulation_any_measurement()
+        };
+        assert_eq!(policy.validate().unwrap_err().check, Check::Policy);
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! encoding the reports the simulated platform signs.
 //!
 //! Only what verification needs is read. Versions 2, 3 and 5 share the
-//! offsets of every field read here; the TCB fields are decoded in the
-//! Milan/Genoa layout, so reports that say they come from another CPU
-//! family (Turin and later lay out TCB versions differently) are refused.
+//! offsets of every field read here. The TCB fields are decoded in the
+//! layout of the report's CPU family (`CPUID_FAM_ID`, from version 3): 19h
+//! (Milan, Genoa) or 1Ah (Turin); other families are refused. Version 2
+//! carries no CPUID and is decoded in the Milan/Genoa layout; the verifier
+//! refuses such a report on a Turin chain.
 
 use crate::error::{AttestationError, Check};
 use crate::fields::{Measurement, ReportData, TcbVersion};
+use crate::product::TcbLayout;
 
 /// Length of an attestation report.
 pub const REPORT_LEN: usize = 0x4A0;
@@ -21,8 +24,8 @@ pub const POLICY_DEBUG_BIT: u64 = 1 << 19;
 
 /// Report versions whose fields sit where this module reads them.
 const SUPPORTED_VERSIONS: [u32; 3] = [2, 3, 5];
-/// `CPUID_FAM_ID` of Milan and Genoa (family 19h), present from version 3.
-const CPU_FAMILY_MILAN_GENOA: u8 = 0x19;
+/// The first version whose reports carry `CPUID_FAM_ID` and `CPUID_MOD_ID`.
+const FIRST_VERSION_WITH_CPUID: u32 = 3;
 
 /// Byte offsets of the fields used here.
 pub(crate) mod offset {
@@ -40,6 +43,7 @@ pub(crate) mod offset {
     pub const AUTHOR_KEY_DIGEST: usize = 0x110;
     pub const REPORTED_TCB: usize = 0x180;
     pub const CPUID_FAM_ID: usize = 0x188;
+    pub const CPUID_MOD_ID: usize = 0x189;
     pub const CHIP_ID: usize = 0x1A0;
     pub const COMMITTED_TCB: usize = 0x1E0;
     pub const LAUNCH_TCB: usize = 0x1F0;
@@ -54,9 +58,11 @@ pub(crate) mod offset {
 /// Which key signed a report (`KEY_INFO.SIGNING_KEY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SigningKey {
-    /// The chip- and TCB-specific VCEK.
+    /// 0: the chip- and TCB-specific VCEK.
     Vcek,
-    /// Anything else (VLEK, none, reserved values).
+    /// 1: the VLEK AMD issued to a cloud provider.
+    Vlek,
+    /// Anything else (7: no key, the rest reserved).
     Other(u8),
 }
 
@@ -72,7 +78,14 @@ pub(crate) struct Report<'a> {
     pub guest_policy: u64,
     pub vmpl: u32,
     pub signing_key: SigningKey,
+    /// `(CPUID_FAM_ID, CPUID_MOD_ID)`, from version 3 on.
+    pub cpuid: Option<(u8, u8)>,
+    /// The layout the TCB fields were decoded in.
+    pub tcb_layout: TcbLayout,
+    pub current_tcb: TcbVersion,
     pub reported_tcb: TcbVersion,
+    pub committed_tcb: TcbVersion,
+    pub launch_tcb: TcbVersion,
     pub report_data: ReportData,
     pub measurement: Measurement,
     pub host_data: [u8; 32],
@@ -83,7 +96,8 @@ pub(crate) struct Report<'a> {
 
 impl<'a> Report<'a> {
     /// Parses a received report: length, version, signature algorithm and
-    /// CPU family are checked; everything else is read as is.
+    /// CPU family (which decides the TCB layout) are checked; everything
+    /// else is read as is.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, AttestationError> {
         let bytes: &[u8; REPORT_LEN] = bytes.try_into().map_err(|_| {
             format_error(format!(
@@ -103,25 +117,37 @@ impl<'a> Report<'a> {
                 "signature algorithm {signature_algo} is not supported (expected 1, ECDSA P-384 with SHA-384)"
             )));
         }
-        if version >= 3 && bytes[offset::CPUID_FAM_ID] != CPU_FAMILY_MILAN_GENOA {
-            return Err(format_error(format!(
-                "CPU family {:#04x} is not supported (expected {CPU_FAMILY_MILAN_GENOA:#04x}, Milan/Genoa TCB layout)",
-                bytes[offset::CPUID_FAM_ID]
-            )));
-        }
+        let cpuid = (version >= FIRST_VERSION_WITH_CPUID)
+            .then(|| (bytes[offset::CPUID_FAM_ID], bytes[offset::CPUID_MOD_ID]));
+        let tcb_layout = match cpuid {
+            None => TcbLayout::MilanGenoa,
+            Some((family, _)) => TcbLayout::from_cpuid_family(family).ok_or_else(|| {
+                format_error(format!(
+                    "CPU family {family:#04x} is not supported (expected 0x19, Milan/Genoa, \
+                     or 0x1a, Turin: the TCB layout depends on it)"
+                ))
+            })?,
+        };
         let key_info = u32::from_le_bytes(field(bytes, offset::KEY_INFO));
         // Bits 4:2, so the value fits in three bits.
         let signing_key = match ((key_info >> 2) & 0b111) as u8 {
             0 => SigningKey::Vcek,
+            1 => SigningKey::Vlek,
             other => SigningKey::Other(other),
         };
+        let tcb = |at| TcbVersion::decode(tcb_layout, field(bytes, at));
         Ok(Report {
             bytes,
             version,
             guest_policy: u64::from_le_bytes(field(bytes, offset::GUEST_POLICY)),
             vmpl: u32::from_le_bytes(field(bytes, offset::VMPL)),
             signing_key,
-            reported_tcb: TcbVersion::from_milan_bytes(field(bytes, offset::REPORTED_TCB)),
+            cpuid,
+            tcb_layout,
+            current_tcb: tcb(offset::CURRENT_TCB),
+            reported_tcb: tcb(offset::REPORTED_TCB),
+            committed_tcb: tcb(offset::COMMITTED_TCB),
+            launch_tcb: tcb(offset::LAUNCH_TCB),
             report_data: ReportData(field(bytes, offset::REPORT_DATA)),
             measurement: Measurement::from(field::<48>(bytes, offset::MEASUREMENT)),
             host_data: field(bytes, offset::HOST_DATA),
@@ -150,7 +176,8 @@ impl UnsignedReport {
     /// Version of the reports this encodes.
     pub const VERSION: u32 = 2;
 
-    /// Encodes a version-2 report with a zero signature field.
+    /// Encodes a version-2 report (Milan/Genoa TCB layout, so `tcb.fmc` is
+    /// not encoded) with a zero signature field.
     pub fn encode(&self) -> [u8; REPORT_LEN] {
         let mut bytes = [0u8; REPORT_LEN];
         put(&mut bytes, offset::VERSION, &Self::VERSION.to_le_bytes());
@@ -164,7 +191,7 @@ impl UnsignedReport {
             offset::SIGNATURE_ALGO,
             &SIGNATURE_ALGO_ECDSA_P384_SHA384.to_le_bytes(),
         );
-        let tcb = self.tcb.to_milan_bytes();
+        let tcb = self.tcb.encode(TcbLayout::MilanGenoa);
         for at in [
             offset::CURRENT_TCB,
             offset::REPORTED_TCB,
@@ -203,6 +230,7 @@ mod tests {
         UnsignedReport {
             guest_policy: 0x30000,
             tcb: TcbVersion {
+                fmc: None,
                 bootloader: 1,
                 tee: 2,
                 snp: 3,
@@ -252,13 +280,62 @@ mod tests {
     }
 
     #[test]
-    fn refuses_version_3_report_from_a_non_milan_genoa_family() {
+    fn refuses_version_3_report_from_a_family_of_unknown_tcb_layout() {
         let mut bytes = sample().encode();
         put(&mut bytes, offset::VERSION, &3u32.to_le_bytes());
-        bytes[offset::CPUID_FAM_ID] = 0x1A; // Turin
-        assert_eq!(Report::parse(&bytes).unwrap_err().check, Check::Format);
-        bytes[offset::CPUID_FAM_ID] = CPU_FAMILY_MILAN_GENOA;
-        assert_eq!(Report::parse(&bytes).unwrap().version, 3);
+        for family in [0x00, 0x17, 0x1B] {
+            bytes[offset::CPUID_FAM_ID] = family;
+            assert_eq!(Report::parse(&bytes).unwrap_err().check, Check::Format);
+        }
+        bytes[offset::CPUID_FAM_ID] = 0x19;
+        let report = Report::parse(&bytes).unwrap();
+        assert_eq!(report.version, 3);
+        assert_eq!(report.tcb_layout, TcbLayout::MilanGenoa);
+        assert_eq!(report.cpuid, Some((0x19, 0)));
+    }
+
+    #[test]
+    fn decodes_every_tcb_of_a_turin_report_in_the_turin_layout() {
+        let mut bytes = sample().encode();
+        put(&mut bytes, offset::VERSION, &3u32.to_le_bytes());
+        bytes[offset::CPUID_FAM_ID] = 0x1A;
+        bytes[offset::CPUID_MOD_ID] = 0x02;
+        for (i, at) in [
+            offset::CURRENT_TCB,
+            offset::REPORTED_TCB,
+            offset::COMMITTED_TCB,
+            offset::LAUNCH_TCB,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let i = i as u8;
+            put(&mut bytes, at, &[1 + i, 2, 3, 4 + i, 0, 0, 0, 72]);
+        }
+        let report = Report::parse(&bytes).unwrap();
+        assert_eq!(report.tcb_layout, TcbLayout::Turin);
+        assert_eq!(report.cpuid, Some((0x1A, 0x02)));
+        let expect = |i: u8| TcbVersion {
+            fmc: Some(1 + i),
+            bootloader: 2,
+            tee: 3,
+            snp: 4 + i,
+            microcode: 72,
+        };
+        assert_eq!(report.current_tcb, expect(0));
+        assert_eq!(report.reported_tcb, expect(1));
+        assert_eq!(report.committed_tcb, expect(2));
+        assert_eq!(report.launch_tcb, expect(3));
+    }
+
+    #[test]
+    fn version_2_report_has_no_cpuid_and_the_milan_genoa_layout() {
+        let mut bytes = sample().encode();
+        bytes[offset::CPUID_FAM_ID] = 0x1A; // reserved in version 2: not read
+        let report = Report::parse(&bytes).unwrap();
+        assert_eq!(report.cpuid, None);
+        assert_eq!(report.tcb_layout, TcbLayout::MilanGenoa);
+        assert_eq!(report.reported_tcb.fmc, None);
     }
 
     #[test]
@@ -269,6 +346,11 @@ mod tests {
         bytes[offset::KEY_INFO] = 1 << 2; // VLEK
         let report = Report::parse(&bytes).unwrap();
         assert!(report.debug_allowed());
-        assert_eq!(report.signing_key, SigningKey::Other(1));
+        assert_eq!(report.signing_key, SigningKey::Vlek);
+        bytes[offset::KEY_INFO] = 7 << 2; // no key
+        assert_eq!(
+            Report::parse(&bytes).unwrap().signing_key,
+            SigningKey::Other(7)
+        );
     }
 }

@@ -22,8 +22,8 @@ use crate::{nitro, sev_snp, sgx, simulated, tdx};
 /// 2. the evidence parses ([`Check::Format`]);
 /// 3. the signing key is endorsed by the platform's pinned root
 ///    ([`Check::Chain`]), every certificate and collateral item valid at
-///    `now_unix` ([`Check::Freshness`]): SEV-SNP VCEK → ASK → ARK (Milan or
-///    Genoa); TDX and
+///    `now_unix` ([`Check::Freshness`]): SEV-SNP VCEK → ASK → ARK or VLEK →
+///    ASVK → ARK (Milan, Genoa or Turin); TDX and
 ///    SGX PCK chain, TCB info and QE identity → Intel SGX root; Nitro leaf →
 ///    cabundle → AWS Nitro root. Simulated evidence carries its own key;
 /// 4. the signature verifies over the raw signed bytes ([`Check::Signature`]);
@@ -143,23 +143,34 @@ fn verify_snp_format(
         ));
     }
     let report = Report::parse(&evidence.report)?;
-    let signing_key = if platform == PlatformKind::SevSnp {
-        sev_snp::endorsed_vcek_key(
+    let (key, signing_key, csp_id) = if platform == PlatformKind::SevSnp {
+        let endorsement = sev_snp::endorsed_report_key(
             &evidence.certificates,
             &report,
             anchors.amd_ark_der.as_deref(),
             now_unix,
-        )?
+        )?;
+        (
+            endorsement.key,
+            Some(endorsement.signing_key),
+            endorsement.csp_id,
+        )
     } else {
-        simulated::simulated_signing_key(&evidence.certificates)?
+        let key = simulated::simulated_signing_key(&evidence.certificates)?;
+        (key, None, None)
     };
-    verify_report_signature(report.bytes, &signing_key)?;
+    verify_report_signature(report.bytes, &key)?;
     Ok(Attested {
         measurement: report.measurement,
         report_data: Some(report.report_data),
         debug: report.debug_allowed(),
         details: PlatformClaims::SevSnp(SevSnpClaims {
             reported_tcb: report.reported_tcb,
+            current_tcb: report.current_tcb,
+            committed_tcb: report.committed_tcb,
+            launch_tcb: report.launch_tcb,
+            signing_key,
+            csp_id,
             chip_id: report.chip_id,
             vmpl: report.vmpl,
             report_version: report.version,

@@ -29,6 +29,7 @@ const VCEK_NOT_AFTER: u64 = 1_901_474_623;
 const REPORT_DATA_OFFSET: usize = 0x50;
 const GUEST_POLICY_OFFSET: usize = 0x08;
 const MILAN_TCB: TcbVersion = TcbVersion {
+    fmc: None,
     bootloader: 3,
     tee: 0,
     snp: 8,

@@ -193,6 +193,7 @@ fn simulated_evidence_labelled_sev_snp_is_refused() {
 #[test]
 fn tcb_floor_applies_to_sev_snp_only() {
     let floor = TcbVersion {
+        fmc: None,
         bootloader: 1,
         tee: 1,
         snp: 1,

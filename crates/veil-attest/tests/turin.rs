@@ -1,7 +1,9 @@
-//! Turin (EPYC family 1Ah): its ARK is pinned so that a Turin chain is
-//! recognised, but reports are refused until a Turin VCEK can be bound to
-//! its report (TCB layout with FMC, 8-byte hwID). No Turin report exists in
-//! the vectors; this proves only that a Turin chain fails closed.
+//! Turin (EPYC family 1Ah) under AMD's real, pinned ARK-Turin. No Turin
+//! report exists in the vectors, so this proves only that AMD's Turin chain
+//! is recognised and that a report which cannot be in Turin's TCB layout
+//! (here the Milan vector, version 2, no CPUID) is refused on it. Turin
+//! reports themselves are verified on synthetic chains in
+//! `sev_snp_synthetic.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -8,8 +8,6 @@
 //! Endorsement Key (VCEK) Certificate and KDS Interface Specification",
 //! pub. 57230). Everything here is pure: the report in, a request out.
 
-use std::fmt;
-
 use crate::error::TeeError;
 
 /// AMD's production KDS.
@@ -24,94 +22,14 @@ const CPUID_MOD_ID: usize = 0x189;
 const CHIP_ID: usize = 0x1A0;
 const REPORT_LEN: usize = 0x4A0;
 
-/// An EPYC product family, as KDS names it in its URLs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnpProduct {
-    /// 3rd generation EPYC (family 19h, models 00h–0Fh).
-    Milan,
-    /// 4th generation EPYC (family 19h, models 10h–1Fh and A0h–AFh).
-    Genoa,
-    /// 5th generation EPYC (family 1Ah, models 00h–1Fh).
-    Turin,
-}
+/// The EPYC product families KDS serves, and the TCB layout of each: the
+/// verifier's (`veil-attest`) definitions, so that the request and the
+/// check of what it returns read a report the same way.
+pub use veil_attest::SnpProduct;
 
-impl SnpProduct {
-    /// The name in KDS URLs.
-    pub fn kds_name(self) -> &'static str {
-        match self {
-            SnpProduct::Milan => "Milan",
-            SnpProduct::Genoa => "Genoa",
-            SnpProduct::Turin => "Turin",
-        }
-    }
-
-    /// The product of a CPUID family and model (as reports v3 and later
-    /// carry them), or `None` for one KDS does not serve.
-    pub fn from_cpuid(family: u8, model: u8) -> Option<Self> {
-        match (family, model) {
-            (0x19, 0x00..=0x0F) => Some(SnpProduct::Milan),
-            (0x19, 0x10..=0x1F | 0xA0..=0xAF) => Some(SnpProduct::Genoa),
-            (0x1A, 0x00..=0x1F) => Some(SnpProduct::Turin),
-            _ => None,
-        }
-    }
-
-    /// Parses `milan`, `genoa` or `turin` (any case).
-    pub fn parse(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "milan" => Some(SnpProduct::Milan),
-            "genoa" => Some(SnpProduct::Genoa),
-            "turin" => Some(SnpProduct::Turin),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for SnpProduct {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kds_name())
-    }
-}
-
-/// The TCB components KDS certifies a VCEK for, decoded from the report's
-/// 8-byte REPORTED_TCB in the product's layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KdsTcb {
-    /// FMC SVN (Turin only).
-    pub fmc: Option<u8>,
-    /// PSP bootloader SVN.
-    pub bootloader: u8,
-    /// PSP OS (TEE) SVN.
-    pub tee: u8,
-    /// SNP firmware SVN.
-    pub snp: u8,
-    /// Microcode patch level.
-    pub microcode: u8,
-}
-
-impl KdsTcb {
-    /// Decodes a TCB_VERSION: Milan and Genoa put bootloader, TEE at bytes
-    /// 0–1, SNP at 6, microcode at 7; Turin puts FMC, bootloader, TEE, SNP
-    /// at bytes 0–3 and microcode at 7.
-    pub fn decode(product: SnpProduct, bytes: [u8; 8]) -> Self {
-        match product {
-            SnpProduct::Milan | SnpProduct::Genoa => KdsTcb {
-                fmc: None,
-                bootloader: bytes[0],
-                tee: bytes[1],
-                snp: bytes[6],
-                microcode: bytes[7],
-            },
-            SnpProduct::Turin => KdsTcb {
-                fmc: Some(bytes[0]),
-                bootloader: bytes[1],
-                tee: bytes[2],
-                snp: bytes[3],
-                microcode: bytes[7],
-            },
-        }
-    }
-}
+/// The TCB components KDS certifies a VCEK for (with `fmc` on Turin),
+/// decoded from the report's REPORTED_TCB in the product's layout.
+pub type KdsTcb = veil_attest::TcbVersion;
 
 /// What KDS needs to serve the VCEK that signs one chip's reports at one TCB.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,14 +85,11 @@ impl VcekRequest {
                     .into(),
             ));
         }
-        let hwid = match product {
-            SnpProduct::Turin => hex::encode(&chip_id[..8]),
-            _ => hex::encode(chip_id),
-        };
+        let hwid = hex::encode(&chip_id[..product.hw_id_len().min(chip_id.len())]);
         Ok(VcekRequest {
             product,
             hwid,
-            tcb: KdsTcb::decode(product, array(report, REPORTED_TCB)),
+            tcb: KdsTcb::decode(product.tcb_layout(), array(report, REPORTED_TCB)),
         })
     }
 
@@ -299,11 +214,5 @@ mod tests {
         let r = report(3, 0x19, 0x01, [0; 8], 0);
         let err = VcekRequest::for_report(&r, None).unwrap_err().to_string();
         assert!(err.contains("--snp-certs"), "{err}");
-    }
-
-    #[test]
-    fn cpuid_families_map_to_products() {
-        assert_eq!(SnpProduct::from_cpuid(0x19, 0xA1), Some(SnpProduct::Genoa));
-        assert_eq!(SnpProduct::from_cpuid(0x17, 0x31), None);
     }
 }
