@@ -85,7 +85,7 @@ impl FromStr for PlatformKind {
 ///
 /// | platform | `report` | `certificates` | `collateral` |
 /// | --- | --- | --- | --- |
-/// | `sev-snp` | 1184-byte SNP attestation report | DER, leaf first: `[VCEK, ASK]`, optionally the ARK (must equal the pinned one) | empty |
+/// | `sev-snp` | 1184-byte SNP attestation report | DER, leaf first: `[VCEK, ASK]` or `[VLEK, ASVK]`, as the report's KEY_INFO says, optionally the ARK (must equal the pinned one) | empty |
 /// | `simulated` | the same report format | one entry: the signing P-384 key as DER `SubjectPublicKeyInfo` | empty |
 /// | `tdx`, `sgx` | the DCAP quote (v4/v5 TDX, v3 SGX), PCK chain inside | empty | Intel PCS collateral as JSON (`QuoteCollateralV3`: TCB info, QE identity, CRLs, their chains) |
 /// | `nitro` | the COSE_Sign1 attestation document (CBOR), its chain inside | empty | empty |
