@@ -20,7 +20,9 @@ pub struct TrustAnchors {
     /// The AWS Nitro Enclaves root certificate (DER).
     pub nitro_root_der: Vec<u8>,
     /// An AMD ARK (DER) to trust instead of the pinned Milan, Genoa and Turin ARKs;
-    /// `None` (the default) trusts the pinned ones.
+    /// `None` (the default) trusts the pinned ones. Its common name must
+    /// name its family as AMD's do (`ARK-Milan`, `ARK-Genoa`, `ARK-Turin`):
+    /// that decides the TCB layout its reports are checked in.
     pub amd_ark_der: Option<Vec<u8>>,
 }
 

@@ -631,6 +631,6 @@ pcr8 = ["{MRTD}"]
             Policy::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
             examples += 1;
         }
-        assert_eq!(examples, 5);
+        assert_eq!(examples, 6);
     }
 }

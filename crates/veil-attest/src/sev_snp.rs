@@ -260,23 +260,21 @@ fn check_roles(
 /// The report's TCB fields were decoded in the layout of its CPU family;
 /// the chain's family must lay them out the same way.
 fn check_report_family(report: &Report<'_>, product: SnpProduct) -> Result<(), AttestationError> {
-    let chain_layout = product.tcb_layout();
-    if report.tcb_layout == chain_layout {
+    if report.tcb_layout == product.tcb_layout() {
         return Ok(());
     }
-    Err(chain_error(match (report.cpuid, chain_layout) {
-        (None, TcbLayout::Turin) => format!(
+    Err(chain_error(match report.cpuid {
+        // Without CPUID the report was read in the Milan/Genoa layout, so
+        // the chain is Turin's.
+        None => format!(
             "the chain is {product}'s, but the report is version {}, which carries no CPUID: its \
              TCB cannot be decoded in Turin's layout (FMC, bootloader, TEE, SNP, microcode); \
              Turin reports are version 3 or later",
             report.version
         ),
-        (Some((family, _)), _) => format!(
+        Some((family, _)) => format!(
             "the chain is {product}'s, but the report says CPU family {family:#04x}: their TCB \
              layouts differ"
-        ),
-        (None, TcbLayout::MilanGenoa) => format!(
-            "the chain is {product}'s, but the report's TCB is not in the Milan/Genoa layout"
         ),
     }))
 }

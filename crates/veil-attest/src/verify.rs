@@ -27,7 +27,8 @@ use crate::{nitro, sev_snp, sgx, simulated, tdx};
 ///    SGX PCK chain, TCB info and QE identity → Intel SGX root; Nitro leaf →
 ///    cabundle → AWS Nitro root. Simulated evidence carries its own key;
 /// 4. the signature verifies over the raw signed bytes ([`Check::Signature`]);
-/// 5. the policy holds: measurements ([`Check::Measurement`]), TCB floor
+/// 5. the policy holds: measurements ([`Check::Measurement`]), SEV-SNP
+///    signing key (`signing_keys`, [`Check::Chain`]), TCB floor
 ///    ([`Check::Tcb`]), Intel TCB status ([`Check::TcbStatus`]) and
 ///    advisories ([`Check::Advisory`]), then debug ([`Check::Debug`]);
 /// 6. the report data is the expected value ([`Check::ReportData`]).
