@@ -462,3 +462,40 @@ fn policy_signing_keys_can_require_the_vcek() {
         "signing_keys",
     );
 }
+
+#[test]
+fn refuses_turin_family_report_on_amds_real_milan_chain() {
+    // The real Milan vector relabelled as a version-3 family-1Ah report: its
+    // TCB would be read in Turin's layout, which the Milan chain does not
+    // certify. Refused before the (now broken) signature is looked at.
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sev-snp");
+    let hex: String = std::fs::read_to_string(testdata.join("report_milan.hex"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let mut report = hex::decode(hex).unwrap();
+    report[at::VERSION..at::VERSION + 4].copy_from_slice(&3u32.to_le_bytes());
+    report[at::CPUID_FAM_ID] = 0x1A;
+    let ask = veil_attest::decode_certificates(sev::certs::snp::builtin::milan::ASK)
+        .unwrap()
+        .remove(0);
+    let evidence = Evidence::new(
+        PlatformKind::SevSnp,
+        report,
+        vec![std::fs::read(testdata.join("vcek_milan.der")).unwrap(), ask],
+    );
+    let err = veil_attest::verify_evidence_without_policy(
+        &evidence,
+        None,
+        false,
+        1_704_067_200,
+        &TrustAnchors::pinned(),
+    )
+    .unwrap_err();
+    assert_eq!(err.check, Check::Chain, "{err}");
+    assert!(
+        err.detail
+            .contains("the chain is Milan's, but the report says CPU family 0x1a"),
+        "{err}"
+    );
+}
