@@ -174,8 +174,8 @@ pub struct LimitsConfig {
     pub max_model_bytes: u64,
     /// Largest number of elements in one input tensor (`--max-tensor-elements`).
     pub max_tensor_elements: usize,
-    /// Inferences of one model that run at once; unset: the engine's
-    /// `sessions_per_model` (`--max-concurrent-inferences`).
+    /// Inferences of one model that run at once, at most the engine's
+    /// `sessions_per_model`; unset: that (`--max-concurrent-inferences`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent_inferences: Option<usize>,
     /// Inferences of one model that may wait; beyond that, 503 with

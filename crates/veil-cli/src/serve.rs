@@ -119,7 +119,8 @@ pub struct ServeArgs {
     /// Largest number of elements in one input tensor [default: 67108864].
     #[arg(long, value_name = "N", env = "VEIL_MAX_TENSOR_ELEMENTS")]
     max_tensor_elements: Option<usize>,
-    /// Inferences of one model that run at once (default: --sessions-per-model).
+    /// Inferences of one model that run at once (default, and at most:
+    /// --sessions-per-model; each session runs on a thread of its own).
     #[arg(long, value_name = "N", env = "VEIL_MAX_CONCURRENT_INFERENCES")]
     max_concurrent_inferences: Option<usize>,
     /// Inferences of one model that may wait; beyond that, 503 with
@@ -397,7 +398,13 @@ pub async fn run(config: ServeConfig) -> Result<()> {
     };
     let mut ort = OrtConfig::new(library.clone());
     ort.intra_op_threads = config.engine.intra_op_threads;
-    ort.sessions_per_model = config.engine.sessions_per_model;
+    // A session beyond the runs allowed at once would never be used.
+    ort.sessions_per_model = config.engine.sessions_per_model.min(
+        config
+            .limits
+            .max_concurrent_inferences
+            .unwrap_or(config.engine.sessions_per_model),
+    );
     let engine = OrtEngine::new(ort)?;
     tracing::info!(library = %library.display(), "ONNX Runtime loaded");
 

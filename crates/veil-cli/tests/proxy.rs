@@ -1069,7 +1069,11 @@ async fn proxy_latency_versus_rust_client_and_in_process_onnxruntime() {
         let (mut ort, mut rust, mut proxied) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             let t = std::time::Instant::now();
-            model.run(inputs.clone(), None).unwrap();
+            model
+                .submit(inputs.clone(), None, Box::new(()))
+                .await
+                .outputs
+                .unwrap();
             ort.push(t.elapsed());
 
             let t = std::time::Instant::now();

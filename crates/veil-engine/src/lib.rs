@@ -25,13 +25,14 @@
 //!
 //! Things a caller must know:
 //!
-//! * [`Engine::load`] and [`LoadedModel::run`] block (ONNX Runtime computes on
-//!   the calling thread): from async code, call them in `spawn_blocking`.
+//! * [`Engine::load`] and [`LoadedModel::run`] block: from async code, call
+//!   `load` in `spawn_blocking` and await [`LoadedModel::submit`] instead of
+//!   `run`. ONNX Runtime runs each session of a model on a thread of its own.
 //! * One ONNX Runtime library per process: every [`OrtEngine`] shares the
 //!   first one loaded, and nothing else in the process may initialise `ort`.
-//! * Concurrent runs of one model use a pool of
-//!   [`OrtConfig::sessions_per_model`] sessions; each costs a copy of the
-//!   weights.
+//! * Concurrent runs of one model use [`OrtConfig::sessions_per_model`]
+//!   sessions, each on its own thread and each a copy of the weights; more
+//!   runs queue.
 //! * Models are self-contained: ONNX "external data" (weights in side files)
 //!   is refused, so a model cannot read files of the server.
 //! * ONNX Runtime's log goes to `tracing` (target `veil_engine::ort`, warnings
@@ -44,7 +45,13 @@ mod library;
 mod onnxruntime;
 pub mod validate;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 pub use veil_tensor::{DataType, Dimension, ModelSignature, Tensor, TensorSpec};
 
@@ -82,4 +89,122 @@ pub trait LoadedModel: Send + Sync {
         inputs: Vec<(String, Tensor)>,
         outputs: Option<&[String]>,
     ) -> Result<Vec<(String, Tensor)>, EngineError>;
+
+    /// Queues a run (checked as for [`LoadedModel::run`]) and returns at
+    /// once; the [`PendingRun`] resolves when it ends. `hold` is dropped when
+    /// the run ends, even if the `PendingRun` was dropped before (the run
+    /// still completes): give it what must last as long as the run, such as
+    /// an admission ticket.
+    ///
+    /// The default runs on the calling thread, before returning; engines
+    /// with threads of their own queue the run to them.
+    fn submit(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        outputs: Option<Vec<String>>,
+        hold: RunHold,
+    ) -> PendingRun {
+        let started = std::time::Instant::now();
+        let outputs = self.run(inputs, outputs.as_deref());
+        let ran = started.elapsed();
+        drop(hold);
+        PendingRun::ready(RunOutcome {
+            outputs,
+            queued: Duration::ZERO,
+            ran,
+        })
+    }
+}
+
+/// Anything kept alive until a submitted run ends (see [`LoadedModel::submit`]).
+pub type RunHold = Box<dyn Send>;
+
+/// How a run ended, and how long it waited and ran.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The outputs, named, or why the run failed.
+    pub outputs: Result<Vec<(String, Tensor)>, EngineError>,
+    /// Time from submission until a session started on it.
+    pub queued: Duration,
+    /// Time the run took, conversions included.
+    pub ran: Duration,
+}
+
+impl RunOutcome {
+    /// A run refused before it was queued.
+    pub fn refused(error: EngineError) -> Self {
+        RunOutcome {
+            outputs: Err(error),
+            queued: Duration::ZERO,
+            ran: Duration::ZERO,
+        }
+    }
+}
+
+/// A run submitted with [`LoadedModel::submit`]: a future of its
+/// [`RunOutcome`], or [`PendingRun::wait`] to block for it.
+#[derive(Debug)]
+pub struct PendingRun(Pending);
+
+#[derive(Debug)]
+enum Pending {
+    Ready(Option<RunOutcome>),
+    Queued(oneshot::Receiver<RunOutcome>),
+}
+
+/// The sending half of a [`PendingRun`], for engines that run elsewhere.
+#[derive(Debug)]
+pub struct RunReply(oneshot::Sender<RunOutcome>);
+
+impl RunReply {
+    /// Delivers the outcome; a requester that went away is not an error.
+    pub fn send(self, outcome: RunOutcome) {
+        let _ = self.0.send(outcome);
+    }
+}
+
+impl PendingRun {
+    /// A run that already ended.
+    pub fn ready(outcome: RunOutcome) -> Self {
+        PendingRun(Pending::Ready(Some(outcome)))
+    }
+
+    /// A run still to end, and the reply its runner sends when it does.
+    pub fn channel() -> (Self, RunReply) {
+        let (tx, rx) = oneshot::channel();
+        (PendingRun(Pending::Queued(rx)), RunReply(tx))
+    }
+
+    /// Blocks the calling thread until the run ends. Never call it from
+    /// async code: await the `PendingRun` instead.
+    pub fn wait(self) -> RunOutcome {
+        match self.0 {
+            Pending::Ready(outcome) => outcome.unwrap_or_else(|| RunOutcome::refused(lost())),
+            Pending::Queued(rx) => rx
+                .blocking_recv()
+                .unwrap_or_else(|_| RunOutcome::refused(lost())),
+        }
+    }
+}
+
+impl Future for PendingRun {
+    type Output = RunOutcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<RunOutcome> {
+        match &mut self.0 {
+            Pending::Ready(outcome) => Poll::Ready(
+                outcome
+                    .take()
+                    .unwrap_or_else(|| RunOutcome::refused(lost())),
+            ),
+            Pending::Queued(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or_else(|_| RunOutcome::refused(lost()))),
+        }
+    }
+}
+
+/// The runner dropped the reply without sending: its job panicked.
+fn lost() -> EngineError {
+    EngineError::Run("the run ended without a result".to_owned())
 }

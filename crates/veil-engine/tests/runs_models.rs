@@ -270,3 +270,99 @@ fn concurrent_runs_from_8_threads_on_one_model_give_correct_results() {
         });
     }
 }
+
+/// Signals on a channel when dropped: stands for an admission ticket.
+struct DropSignal(std::sync::mpsc::Sender<()>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        self.0.send(()).ok();
+    }
+}
+
+fn add_inputs(value: f32, rows: usize) -> Vec<(String, Tensor)> {
+    vec![
+        named("a", f32_tensor(vec![rows, 5], vec![value; rows * 5])),
+        named("b", f32_tensor(vec![rows, 5], vec![1.0; rows * 5])),
+    ]
+}
+
+#[test]
+fn queued_runs_beyond_the_sessions_all_complete_in_any_order_with_their_own_results() {
+    let engine = engine_with_sessions(2);
+    let model = load_with(&engine, "add.onnx");
+    // 24 runs on 2 session threads: most of them queue.
+    let pending: Vec<_> = (0..24u16)
+        .map(|i| {
+            model.submit(
+                add_inputs(f32::from(i), 1 + usize::from(i % 3)),
+                None,
+                Box::new(()),
+            )
+        })
+        .collect();
+    for (i, run) in (0..24u16).zip(pending) {
+        let outcome = run.wait();
+        let outputs = outcome.outputs.unwrap();
+        assert_eq!(outputs[0].1.shape(), &[1 + usize::from(i % 3), 5]);
+        assert!(
+            outputs[0]
+                .1
+                .to_values::<f32>()
+                .unwrap()
+                .iter()
+                .all(|&v| v == f32::from(i) + 1.0)
+        );
+        assert!(outcome.ran > std::time::Duration::ZERO);
+    }
+}
+
+#[test]
+fn the_hold_lasts_until_the_run_ends_even_if_the_requester_goes_away() {
+    let model = load("add.onnx");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pending = model.submit(add_inputs(1.0, 4), None, Box::new(DropSignal(tx)));
+    drop(pending);
+    // The run still happens and then lets go of the hold.
+    rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    // The session keeps serving.
+    let outputs = model.run(add_inputs(2.0, 1), None).unwrap();
+    assert_eq!(outputs[0].1.to_values::<f32>().unwrap(), vec![3.0; 5]);
+}
+
+#[test]
+fn runs_queued_when_the_model_is_dropped_still_complete() {
+    let engine = engine_with_sessions(1);
+    let model = load_with(&engine, "add.onnx");
+    let pending: Vec<_> = (0..6u16)
+        .map(|i| model.submit(add_inputs(f32::from(i), 2), None, Box::new(())))
+        .collect();
+    drop(model);
+    for (i, run) in (0..6u16).zip(pending) {
+        let outputs = run.wait().outputs.unwrap();
+        assert_eq!(
+            outputs[0].1.to_values::<f32>().unwrap(),
+            vec![f32::from(i) + 1.0; 10]
+        );
+    }
+}
+
+#[test]
+fn a_bad_request_is_refused_before_it_is_queued() {
+    let model = load("add.onnx");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let outcome = model
+        .submit(
+            vec![named("a", f32_tensor(vec![1, 5], vec![0.0; 5]))],
+            None,
+            Box::new(DropSignal(tx)),
+        )
+        .wait();
+    assert!(matches!(
+        outcome.outputs,
+        Err(veil_engine::EngineError::InvalidInput { .. })
+    ));
+    assert_eq!(outcome.ran, std::time::Duration::ZERO);
+    // Refused at once: the hold is already gone.
+    rx.try_recv().unwrap();
+}

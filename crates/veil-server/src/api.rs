@@ -248,12 +248,10 @@ async fn infer(
         .outputs
         .as_ref()
         .map(|o| o.iter().map(|r| r.name.clone()).collect());
-    let loaded = model.model.clone();
     // Moved, not copied: the request keeps only what shapes the response.
     let inputs = std::mem::take(&mut request.inputs);
-    let queued = std::time::Instant::now();
-    let permit = match s.gates.get(model.name.as_str()).admit().await {
-        Ok(permit) => permit,
+    let ticket = match s.gates.get(model.name.as_str()).admit() {
+        Ok(ticket) => ticket,
         Err(e) => {
             tracing::debug!(model = %model.name, "inference queue full");
             s.metrics.rejected(Rejection::QueueFull);
@@ -263,15 +261,10 @@ async fn infer(
             return Ok(resp);
         }
     };
-    let (outputs, waited, ran) = tokio::task::spawn_blocking(move || {
-        // Held until the engine returns, even if the client has gone.
-        let _permit = permit;
-        let started = std::time::Instant::now();
-        let outputs = loaded.run(inputs, wanted.as_deref());
-        (outputs, started.duration_since(queued), started.elapsed())
-    })
-    .await
-    .map_err(|_| ApiError::new(ErrorCode::Internal, "the inference task failed"))?;
+    // The model's session threads run it; the ticket is held until the run
+    // ends, even if the client has gone.
+    let outcome = model.model.submit(inputs, wanted, Box::new(ticket)).await;
+    let (outputs, waited, ran) = (outcome.outputs, outcome.queued, outcome.ran);
     let outputs = outputs?;
     s.metrics
         .inference(model.name.as_str(), Stage::Queue, waited);

@@ -1,70 +1,65 @@
-//! Back-pressure for inference: per model, a bounded number of runs at once
-//! and a bounded queue of waiting requests; beyond the queue, `503` at once.
+//! Back-pressure for inference: per model, a bounded number of requests
+//! admitted (running or queued in the engine); beyond that, `503` at once.
+//!
+//! The engine bounds how many run at once (one per session thread, see
+//! `veil_engine::OrtConfig::sessions_per_model`); the gate bounds how many
+//! may wait behind them, so memory stays bounded under a flood.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use veil_protocol::ErrorCode;
 
 use crate::error::ApiError;
 
-/// The admission gate of one model: `max_concurrent` runs, `max_queued` waiters.
+/// The admission gate of one model: `max_concurrent + max_queued` requests in.
 #[derive(Debug)]
 pub struct Gate {
-    running: Arc<Semaphore>,
-    waiting: AtomicUsize,
+    admitted: Arc<AtomicUsize>,
+    max_concurrent: usize,
     max_queued: usize,
 }
 
-/// Decrements the waiting count when a queued request stops waiting,
-/// including when its future is dropped (the client went away).
-struct Waiting<'a>(&'a AtomicUsize);
+/// A request's place in a model's gate, given back when dropped. Move it
+/// into the engine's run (`LoadedModel::submit`'s hold) so that it lasts as
+/// long as the run, even if the requester goes away.
+#[derive(Debug)]
+pub struct Ticket(Arc<AtomicUsize>);
 
-impl Drop for Waiting<'_> {
+impl Drop for Ticket {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl Gate {
-    /// A gate admitting `max_concurrent` (at least 1) runs and `max_queued` waiters.
+    /// A gate admitting `max_concurrent` (at least 1) running and
+    /// `max_queued` waiting requests.
     pub fn new(max_concurrent: usize, max_queued: usize) -> Self {
         Gate {
-            running: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            waiting: AtomicUsize::new(0),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            max_concurrent: max_concurrent.max(1),
             max_queued,
         }
     }
 
-    /// Waits for a run slot, or refuses with `unavailable` if the queue is full.
-    ///
-    /// The permit is owned, so it can move into the blocking task and stay
-    /// held while the engine runs even if the request future is dropped.
-    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        if let Ok(permit) = self.running.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
-        let queued = self
-            .waiting
+    /// Admits a request, or refuses with `unavailable` if the queue is full.
+    pub fn admit(&self) -> Result<Ticket, ApiError> {
+        let capacity = self.max_concurrent.saturating_add(self.max_queued);
+        self.admitted
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max_queued).then_some(n + 1)
-            });
-        if queued.is_err() {
-            return Err(overloaded());
-        }
-        let _waiting = Waiting(&self.waiting);
-        self.running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ApiError::new(ErrorCode::Internal, "the inference gate is closed"))
+                (n < capacity).then_some(n + 1)
+            })
+            .map(|_| Ticket(self.admitted.clone()))
+            .map_err(|_| overloaded())
     }
 
-    /// Requests waiting for a run slot now.
+    /// Requests admitted beyond the ones that can run at once.
     pub fn queued(&self) -> usize {
-        self.waiting.load(Ordering::Acquire)
+        self.admitted
+            .load(Ordering::Acquire)
+            .saturating_sub(self.max_concurrent)
     }
 }
 
@@ -110,20 +105,18 @@ impl Gates {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn refuses_beyond_the_queue_and_recovers() {
-        let gate = Arc::new(Gate::new(1, 1));
-        let first = gate.admit().await.unwrap();
-        let g = gate.clone();
-        let waiter = tokio::spawn(async move { g.admit().await.map(drop) });
-        while gate.queued() == 0 {
-            tokio::task::yield_now().await;
-        }
-        let refused = gate.admit().await.unwrap_err();
+    #[test]
+    fn refuses_beyond_the_queue_and_recovers() {
+        let gate = Gate::new(1, 1);
+        let running = gate.admit().unwrap();
+        let waiting = gate.admit().unwrap();
+        assert_eq!(gate.queued(), 1);
+        let refused = gate.admit().unwrap_err();
         assert_eq!(refused.code, ErrorCode::Unavailable);
-        drop(first);
-        waiter.await.unwrap().unwrap();
+        drop(running);
         assert_eq!(gate.queued(), 0);
-        drop(gate.admit().await.unwrap());
+        let again = gate.admit().unwrap();
+        drop((waiting, again));
+        assert_eq!(gate.admitted.load(Ordering::Acquire), 0);
     }
 }

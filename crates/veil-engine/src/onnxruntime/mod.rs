@@ -2,8 +2,8 @@
 
 mod convert;
 mod model;
-mod pool;
 mod runtime;
+mod workers;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -13,8 +13,8 @@ use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
 
 use self::model::OrtModel;
-use self::pool::SessionPool;
 use self::runtime::Runtime;
+use self::workers::SessionWorkers;
 use crate::{Engine, EngineError, LoadedModel};
 
 /// The session option naming the directory that external-data initializers
@@ -170,9 +170,8 @@ impl Engine for OrtEngine {
         for _ in 1..self.config.sessions_per_model {
             sessions.push(self.session(model, &prepacked)?);
         }
-        let pool = SessionPool::new(sessions)
-            .ok_or_else(|| EngineError::InvalidConfig("no sessions".to_owned()))?;
-        let loaded = OrtModel::new(signature, pool);
+        let workers = SessionWorkers::start(sessions, "veil-session")?;
+        let loaded = OrtModel::new(signature, workers);
         tracing::debug!(
             bytes = model.len(),
             sessions = loaded.sessions(),

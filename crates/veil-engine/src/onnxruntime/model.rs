@@ -1,29 +1,30 @@
-//! A model loaded into ONNX Runtime: its signature and its session pool.
+//! A model loaded into ONNX Runtime: its signature and its session threads.
 
 use std::borrow::Cow;
+use std::time::Instant;
 
 use ort::session::{OutputSelector, RunOptions, Session, SessionInputValue, SessionOutputs};
 use ort::value::{Outlet, ValueType};
 use veil_tensor::{Dimension, ModelSignature, Tensor, TensorSpec};
 
 use super::convert;
-use super::pool::SessionPool;
-use crate::{EngineError, LoadedModel, validate};
+use super::workers::SessionWorkers;
+use crate::{EngineError, LoadedModel, PendingRun, RunHold, RunOutcome, validate};
 
 /// A model served by ONNX Runtime.
 pub(super) struct OrtModel {
     signature: ModelSignature,
-    pool: SessionPool,
+    workers: SessionWorkers,
 }
 
 impl OrtModel {
-    pub(super) fn new(signature: ModelSignature, pool: SessionPool) -> Self {
-        OrtModel { signature, pool }
+    pub(super) fn new(signature: ModelSignature, workers: SessionWorkers) -> Self {
+        OrtModel { signature, workers }
     }
 
-    /// Number of sessions in the pool.
+    /// Number of sessions (each on its own thread).
     pub(super) fn sessions(&self) -> usize {
-        self.pool.len()
+        self.workers.len()
     }
 }
 
@@ -37,46 +38,93 @@ impl LoadedModel for OrtModel {
         inputs: Vec<(String, Tensor)>,
         outputs: Option<&[String]>,
     ) -> Result<Vec<(String, Tensor)>, EngineError> {
-        let ordered = validate::order_inputs(&self.signature, inputs)?;
-        let selected = validate::select_outputs(&self.signature, outputs)?;
-        let all_outputs = outputs.is_none();
-
-        // Convert outside the pool, so a session is held only while it runs.
-        let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
-            Vec::with_capacity(ordered.len());
-        for (spec, tensor) in self.signature.inputs.iter().zip(ordered) {
-            values.push((
-                Cow::Borrowed(spec.name.as_str()),
-                convert::to_value(tensor)?.into(),
-            ));
-        }
-        let names: Vec<&str> = selected
-            .iter()
-            .map(|&i| self.signature.outputs[i].name.as_str())
-            .collect();
-        let run_options = if all_outputs {
-            None
-        } else {
-            let selector = names
-                .iter()
-                .fold(OutputSelector::no_default(), |s, name| s.with(*name));
-            Some(
-                RunOptions::new()
-                    .map_err(|e| EngineError::Run(e.to_string()))?
-                    .with_outputs(selector),
-            )
-        };
-
-        let tensors = self.pool.with_session(|session| {
-            let results = match &run_options {
-                None => session.run(values),
-                Some(options) => session.run_with_options(values, options),
-            }
-            .map_err(|e| EngineError::Run(e.to_string().trim_end().to_owned()))?;
-            copy_outputs(&names, &results)
-        })?;
-        Ok(names.into_iter().map(str::to_owned).zip(tensors).collect())
+        self.submit(inputs, outputs.map(<[String]>::to_vec), Box::new(()))
+            .wait()
+            .outputs
     }
+
+    fn submit(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        outputs: Option<Vec<String>>,
+        hold: RunHold,
+    ) -> PendingRun {
+        // Checked on the caller's thread: a bad request never takes a session.
+        let checked = validate::order_inputs(&self.signature, inputs).and_then(|ordered| {
+            let selected = validate::select_outputs(&self.signature, outputs.as_deref())?;
+            Ok((ordered, selected))
+        });
+        let (ordered, selected) = match checked {
+            Ok(checked) => checked,
+            Err(e) => return PendingRun::ready(RunOutcome::refused(e)),
+        };
+        let input_names: Vec<String> = self
+            .signature
+            .inputs
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        let output_names: Vec<String> = selected
+            .iter()
+            .map(|&i| self.signature.outputs[i].name.clone())
+            .collect();
+        let all_outputs = outputs.is_none();
+        let (pending, reply) = PendingRun::channel();
+        let queued = Instant::now();
+        self.workers.submit(Box::new(move |session: &mut Session| {
+            let started = Instant::now();
+            let result = run_on(session, &input_names, ordered, &output_names, all_outputs);
+            let ran = started.elapsed();
+            // The hold (e.g. an admission ticket) ends with the run, before
+            // the requester hears of it.
+            drop(hold);
+            reply.send(RunOutcome {
+                outputs: result.map(|tensors| output_names.into_iter().zip(tensors).collect()),
+                queued: started.saturating_duration_since(queued),
+                ran,
+            });
+        }));
+        pending
+    }
+}
+
+/// Converts the inputs (in model order), runs `session` and copies the
+/// outputs named in `output_names` out of it.
+fn run_on(
+    session: &mut Session,
+    input_names: &[String],
+    ordered: Vec<Tensor>,
+    output_names: &[String],
+    all_outputs: bool,
+) -> Result<Vec<Tensor>, EngineError> {
+    let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(ordered.len());
+    for (name, tensor) in input_names.iter().zip(ordered) {
+        values.push((
+            Cow::Borrowed(name.as_str()),
+            convert::to_value(tensor)?.into(),
+        ));
+    }
+    let options = if all_outputs {
+        None
+    } else {
+        let selector = output_names
+            .iter()
+            .fold(OutputSelector::no_default(), |s, name| {
+                s.with(name.as_str())
+            });
+        Some(
+            RunOptions::new()
+                .map_err(|e| EngineError::Run(e.to_string()))?
+                .with_outputs(selector),
+        )
+    };
+    let results = match &options {
+        None => session.run(values),
+        Some(options) => session.run_with_options(values, options),
+    }
+    .map_err(|e| EngineError::Run(e.to_string().trim_end().to_owned()))?;
+    let names: Vec<&str> = output_names.iter().map(String::as_str).collect();
+    copy_outputs(&names, &results)
 }
 
 /// Copies every output out of the session's buffers, in `names` order.
