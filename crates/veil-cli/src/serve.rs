@@ -481,8 +481,8 @@ pub async fn run(config: ServeConfig) -> Result<()> {
 }
 
 /// Exits with status 1 at once. Returning instead would drop the runtime,
-/// which waits for engine runs still going on its blocking threads: the
-/// very requests the drain gave up on.
+/// which waits for work still going on its blocking threads (model loads
+/// and stores) that the drain gave up on.
 fn exit_now(message: &str) -> ! {
     tracing::error!("{message}");
     eprintln!("error: {message}");
