@@ -154,6 +154,24 @@ pub trait Element: Copy + Send + Sync + 'static {
     fn write_le_to(self, out: &mut [u8]);
     /// Reads one element from exactly `DTYPE.size()` little-endian bytes.
     fn read_le(bytes: &[u8]) -> Self;
+    /// Decodes little-endian bytes, a whole number of elements long, into
+    /// values (one copy; see [`crate::Tensor::to_values`]).
+    fn decode_all_le(bytes: &[u8]) -> Vec<Self> {
+        bytes
+            .chunks_exact(Self::DTYPE.size())
+            .map(Self::read_le)
+            .collect()
+    }
+    /// Encodes values as little-endian bytes (one copy; see
+    /// [`crate::Tensor::from_slice`]).
+    fn encode_all_le(values: &[Self]) -> Vec<u8> {
+        let size = Self::DTYPE.size();
+        let mut data = vec![0u8; values.len() * size];
+        for (out, &v) in data.chunks_exact_mut(size).zip(values) {
+            v.write_le_to(out);
+        }
+        data
+    }
 }
 
 macro_rules! numeric_element {
@@ -173,6 +191,19 @@ macro_rules! numeric_element {
                 let mut raw = [0u8; std::mem::size_of::<$t>()];
                 raw.copy_from_slice(bytes);
                 <$t>::from_le_bytes(raw)
+            }
+            // On little-endian machines the wire bytes are the values' own
+            // bytes: a memcpy (aligned or not), not a loop over elements.
+            #[cfg(target_endian = "little")]
+            fn decode_all_le(bytes: &[u8]) -> Vec<Self> {
+                match bytemuck::try_cast_slice::<u8, $t>(bytes) {
+                    Ok(values) => values.to_vec(),
+                    Err(_) => bytemuck::pod_collect_to_vec(bytes),
+                }
+            }
+            #[cfg(target_endian = "little")]
+            fn encode_all_le(values: &[Self]) -> Vec<u8> {
+                bytemuck::cast_slice(values).to_vec()
             }
         }
     };
