@@ -85,24 +85,23 @@ impl AeadInOut for Aes128Gcm {
         tag: &Tag<Self>,
     ) -> Result<(), Error> {
         let key = self.key()?;
-        // aws-lc-rs opens with a separate tag only from one buffer into
-        // another, and safe Rust cannot hand it the same buffer twice: the
-        // ciphertext is copied aside first (a copy costs about a twentieth of
-        // what the `aes-gcm` crate's decryption did).
-        let ciphertext = buffer.get_in().to_vec();
-        let out = buffer.into_out();
-        key.open_separate_gather(
-            nonce(nonce_value)?,
-            Aad::from(associated_data),
-            &ciphertext,
-            tag.as_slice(),
-            out,
-        )
-        .map_err(|_| {
+        // In place when the buffer is (the usual case); otherwise the
+        // ciphertext is copied to the output first.
+        let out = buffer.into_out_with_copied_in();
+        let opened = key
+            .open_in_place_separate_tag(
+                nonce(nonce_value)?,
+                Aad::from(associated_data),
+                tag.as_slice(),
+                out,
+            )
+            .is_ok();
+        if !opened {
             // Never leave unauthenticated plaintext behind.
             out.fill(0);
-            Error
-        })
+            return Err(Error);
+        }
+        Ok(())
     }
 }
 
