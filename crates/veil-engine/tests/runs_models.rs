@@ -366,3 +366,37 @@ fn a_bad_request_is_refused_before_it_is_queued() {
     // Refused at once: the hold is already gone.
     rx.try_recv().unwrap();
 }
+
+#[test]
+fn inputs_at_any_alignment_give_the_same_results() {
+    // Aligned bytes are handed to ONNX Runtime as they lie, others are
+    // copied first: both must compute the same thing.
+    let model = load("add.onnx");
+    let a: Vec<f32> = (0..15).map(|i| i as f32 * 1.25 - 3.0).collect();
+    let b: Vec<f32> = (0..15).map(|i| 100.0 - i as f32).collect();
+    let expected: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+    let at_offset = |values: &[f32], offset: usize| {
+        let mut body = vec![0u8; offset];
+        for v in values {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        let bytes = bytes::Bytes::from(body).slice(offset..);
+        Tensor::from_shared_bytes(DataType::F32, vec![3, 5], bytes).unwrap()
+    };
+    for offset in 0..8 {
+        let outputs = model
+            .run(
+                vec![
+                    named("a", at_offset(&a, offset)),
+                    named("b", at_offset(&b, 7 - offset)),
+                ],
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            outputs[0].1.to_values::<f32>().unwrap(),
+            expected,
+            "offset {offset}"
+        );
+    }
+}

@@ -351,13 +351,23 @@ impl InferResponse {
     }
 }
 
+/// Alignment, in bytes, of the binary section of an encoded body (from the
+/// start of the body): enough for every element type and for SIMD loads.
+pub const BINARY_ALIGNMENT: usize = 64;
+
 fn encode_parts<'a, H: Serialize>(
     header: &H,
     binary: Vec<&'a [u8]>,
     is_binary: bool,
 ) -> Result<BodyParts<'a>, ProtocolError> {
-    let json =
+    let mut json =
         serde_json::to_vec(header).map_err(|e| ProtocolError::malformed("JSON header", e))?;
+    if is_binary {
+        // Trailing spaces (valid JSON whitespace) put the first tensor's
+        // bytes at a multiple of BINARY_ALIGNMENT in the body, so that a
+        // receiver can hand them to an engine as typed values without a copy.
+        json.resize(json.len().next_multiple_of(BINARY_ALIGNMENT), b' ');
+    }
     let header_length = is_binary.then_some(json.len());
     Ok(BodyParts {
         json,
@@ -671,8 +681,11 @@ mod tests {
         let body = Bytes::from(enc.body);
         let dec = InferRequest::decode_shared(body.clone(), enc.header_length).unwrap();
         assert_eq!(dec, req);
-        // The first tensor's bytes are the body's, right after the JSON header.
+        // The first tensor's bytes are the body's, right after the JSON
+        // header, which is padded so that they start aligned.
         let header_length = enc.header_length.unwrap();
+        assert_eq!(header_length % BINARY_ALIGNMENT, 0);
+        assert!(body[..header_length].ends_with(b" "));
         assert_eq!(
             dec.inputs[0].1.bytes().as_ptr(),
             body[header_length..].as_ptr()

@@ -1,11 +1,12 @@
 //! Veil tensors ⇄ ONNX Runtime values, one copy each way.
 //!
-//! In: the little-endian bytes are decoded once into a typed `Vec<T>` whose
-//! buffer ONNX Runtime then uses in place. Out: the session's output buffer is
+//! In: ONNX Runtime reads the request's bytes where they lie when they are
+//! aligned for the element type, or a typed `Vec<T>` decoded from them. Out: the session's output buffer is
 //! encoded once into a new byte vector before the session is released.
 
 use std::fmt::Debug;
 
+use ort::session::SessionInputValue;
 use ort::value::{DynValue, PrimitiveTensorElementType, TensorElementType, ValueType};
 use veil_tensor::{DataType, Element, Tensor, f16};
 
@@ -51,29 +52,69 @@ pub(super) fn data_type(element: TensorElementType) -> Option<DataType> {
     })
 }
 
-/// An ONNX Runtime value holding `tensor`'s elements.
-///
-/// Takes the tensor so its bytes are freed as soon as they are decoded.
-pub(super) fn to_value(tensor: Tensor) -> Result<DynValue, EngineError> {
-    with_element_type!(tensor.dtype(), typed_value(tensor))
+/// An ONNX Runtime input for `tensor`: a view of its bytes when they are
+/// aligned for the element type (no copy: Veil's encoders align the binary
+/// section of a request), else a value holding a decoded copy.
+pub(super) fn to_input(tensor: &Tensor) -> Result<SessionInputValue<'_>, EngineError> {
+    match tensor.dtype() {
+        DataType::U8 => view_or_copy::<u8>(tensor),
+        DataType::U16 => view_or_copy::<u16>(tensor),
+        DataType::U32 => view_or_copy::<u32>(tensor),
+        DataType::U64 => view_or_copy::<u64>(tensor),
+        DataType::I8 => view_or_copy::<i8>(tensor),
+        DataType::I16 => view_or_copy::<i16>(tensor),
+        DataType::I32 => view_or_copy::<i32>(tensor),
+        DataType::I64 => view_or_copy::<i64>(tensor),
+        DataType::F16 => view_or_copy::<f16>(tensor),
+        DataType::F32 => view_or_copy::<f32>(tensor),
+        DataType::F64 => view_or_copy::<f64>(tensor),
+        // Always decoded: any non-zero BOOL byte must become a valid `bool`.
+        other => Ok(with_element_type!(other, typed_value(tensor))?.into()),
+    }
 }
 
-fn typed_value<T>(tensor: Tensor) -> Result<DynValue, EngineError>
+/// The wire bytes are little-endian: on a little-endian machine, aligned
+/// bytes already are the values.
+#[cfg(target_endian = "little")]
+fn view_or_copy<T>(tensor: &Tensor) -> Result<SessionInputValue<'_>, EngineError>
+where
+    T: Element + PrimitiveTensorElementType + Debug + bytemuck::Pod,
+{
+    let Ok(values) = bytemuck::try_cast_slice::<u8, T>(tensor.bytes()) else {
+        return Ok(typed_value::<T>(tensor)?.into());
+    };
+    let view = ort::value::TensorRef::from_array_view((shape_of(tensor)?, values))
+        .map_err(|e| EngineError::Run(format!("could not build an input tensor: {e}")))?;
+    Ok(view.into())
+}
+
+#[cfg(not(target_endian = "little"))]
+fn view_or_copy<T>(tensor: &Tensor) -> Result<SessionInputValue<'_>, EngineError>
 where
     T: Element + PrimitiveTensorElementType + Debug,
 {
-    let shape = tensor
+    Ok(typed_value::<T>(tensor)?.into())
+}
+
+fn shape_of(tensor: &Tensor) -> Result<Vec<i64>, EngineError> {
+    tensor
         .shape()
         .iter()
         .map(|&d| i64::try_from(d))
         .collect::<Result<Vec<i64>, _>>()
-        .map_err(|_| EngineError::Run("tensor dimension does not fit in i64".to_owned()))?;
+        .map_err(|_| EngineError::Run("tensor dimension does not fit in i64".to_owned()))
+}
+
+fn typed_value<T>(tensor: &Tensor) -> Result<DynValue, EngineError>
+where
+    T: Element + PrimitiveTensorElementType + Debug,
+{
+    let shape = shape_of(tensor)?;
     // Decoding through `Element::read_le` also turns any non-zero BOOL byte
     // into a valid `bool`, so ONNX Runtime never sees a byte other than 0 or 1.
     let values = tensor
         .to_values::<T>()
         .map_err(|e| EngineError::Run(e.to_string()))?;
-    drop(tensor);
     let value = ort::value::Tensor::from_array((shape, values))
         .map_err(|e| EngineError::Run(format!("could not build an input tensor: {e}")))?;
     Ok(value.into_dyn())

@@ -98,11 +98,10 @@ fn run_on(
     all_outputs: bool,
 ) -> Result<Vec<Tensor>, EngineError> {
     let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(ordered.len());
-    for (name, tensor) in input_names.iter().zip(ordered) {
-        values.push((
-            Cow::Borrowed(name.as_str()),
-            convert::to_value(tensor)?.into(),
-        ));
+    // Views of the request's bytes where they are aligned: `ordered` lives
+    // until the run has returned.
+    for (name, tensor) in input_names.iter().zip(&ordered) {
+        values.push((Cow::Borrowed(name.as_str()), convert::to_input(tensor)?));
     }
     let options = if all_outputs {
         None
