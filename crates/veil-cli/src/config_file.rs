@@ -14,6 +14,7 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use veil_server::Limits;
 use veil_server::auth::TokenHash;
+use veil_server::listener::ListenAddr;
 use veil_tee::{
     DEFAULT_CONFIGFS_ROOT, DEFAULT_INTEL_ROOT_CRL_URL, DEFAULT_KDS_URL, DEFAULT_PCS_URL, SnpProduct,
 };
@@ -85,14 +86,15 @@ impl From<SnpProductName> for SnpProduct {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServeConfig {
-    /// Address of the outer API (`--listen`).
-    pub listen: SocketAddr,
+    /// Address of the outer API: `HOST:PORT` (TCP), `vsock:PORT` or
+    /// `vsock:CID:PORT` (`--listen`).
+    pub listen: ListenAddr,
     /// Data directory: stored models, and the generated owner token (`--data-dir`).
     pub data_dir: PathBuf,
-    /// A second address that serves only `/metrics` and the health routes;
-    /// off when unset (`--metrics-listen`).
+    /// A second address that serves only `/metrics` and the health routes,
+    /// written like `listen`; off when unset (`--metrics-listen`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_listen: Option<ListenAddr>,
     /// Log format on stderr (`--log-format`).
     pub log_format: LogFormat,
     /// Seconds that requests in flight get to finish after SIGTERM or
@@ -209,7 +211,7 @@ pub struct EngineConfig {
 impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            listen: ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 8443))),
             data_dir: PathBuf::from("./veil-data"),
             metrics_listen: None,
             log_format: LogFormat::Text,

@@ -1,6 +1,5 @@
 //! `veil serve`: start the server, and drain it on SIGTERM or Ctrl-C.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use veil_attest::{EvidenceProducer, Measurement, PlatformKind, SimulatedProducer};
 use veil_engine::{OrtConfig, OrtEngine, find_onnxruntime_library};
 use veil_server::auth::TokenHash;
+use veil_server::listener::{ListenAddr, Listener};
 use veil_server::{AppState, ServerConfig};
 use veil_tee::{
     ConfigfsTsm, FetchOptions, HardwarePlatform, PlatformOptions, open_producer,
@@ -33,17 +33,20 @@ pub struct ServeArgs {
     /// and exit, without starting the server.
     #[arg(long)]
     pub check_config: bool,
-    /// Address of the outer API [default: 127.0.0.1:8443].
+    /// Address of the outer API: HOST:PORT for TCP, or vsock:PORT or
+    /// vsock:CID:PORT for vsock (AWS Nitro Enclaves, which have no network;
+    /// CID defaults to any) [default: 127.0.0.1:8443].
     #[arg(long, value_name = "ADDR", env = "VEIL_LISTEN")]
-    listen: Option<SocketAddr>,
+    listen: Option<ListenAddr>,
     /// Data directory: stored models, and the generated owner token
     /// [default: ./veil-data].
     #[arg(long, value_name = "DIR", env = "VEIL_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Also serve /metrics and the health routes on this address (off by
-    /// default; /metrics stays on the outer API too).
+    /// Also serve /metrics and the health routes on this address, TCP or
+    /// vsock as for --listen (off by default; /metrics stays on the outer
+    /// API too).
     #[arg(long, value_name = "ADDR", env = "VEIL_METRICS_LISTEN")]
-    metrics_listen: Option<SocketAddr>,
+    metrics_listen: Option<ListenAddr>,
     /// Seconds that requests in flight get to finish after SIGTERM or
     /// Ctrl-C; past it the server exits with status 1 [default: 30].
     #[arg(long, value_name = "SECONDS", env = "VEIL_DRAIN_TIMEOUT")]
@@ -377,11 +380,12 @@ impl ShutdownSignals {
     }
 }
 
-async fn bind(address: SocketAddr, what: &str) -> Result<tokio::net::TcpListener> {
-    let listener = tokio::net::TcpListener::bind(address)
+async fn bind(address: ListenAddr, what: &str) -> Result<Listener> {
+    let listener = Listener::bind(address)
         .await
-        .with_context(|| format!("cannot listen on {address} ({what})"))?;
-    tracing::info!(address = %listener.local_addr()?, "{what} listening");
+        .with_context(|| format!("cannot listen on {address} ({what}, {})", address.family()))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, family = address.family(), "{what} listening on {}", address.family());
     Ok(listener)
 }
 

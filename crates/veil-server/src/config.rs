@@ -1,10 +1,10 @@
 //! Server configuration: where it listens, where models live, who may do what.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::TokenHash;
+use crate::listener::ListenAddr;
 
 /// Limits that protect the server from oversized input, overload and slow clients.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ impl Default for Limits {
 #[non_exhaustive]
 pub struct ServerConfig {
     /// Address of the outer API.
-    pub listen: SocketAddr,
+    pub listen: ListenAddr,
     /// Data directory: models and the generated owner token live here.
     pub data_dir: PathBuf,
     /// SHA-256 hashes of the tokens that may upload and delete models.
@@ -74,7 +74,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with defaults for `data_dir`, listening on `listen`.
-    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+    pub fn new(listen: ListenAddr, data_dir: PathBuf) -> Self {
         ServerConfig {
             listen,
             data_dir,
