@@ -78,11 +78,12 @@ impl LoadedModel for OrtModel {
             // The hold (e.g. an admission ticket) ends with the run, before
             // the requester hears of it.
             drop(hold);
-            reply.send(RunOutcome {
+            let outcome = RunOutcome {
                 outputs: result.map(|tensors| output_names.into_iter().zip(tensors).collect()),
                 queued: started.saturating_duration_since(queued),
                 ran,
-            });
+            };
+            Box::new(move || reply.send(outcome))
         }));
         pending
     }

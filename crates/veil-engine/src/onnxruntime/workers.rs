@@ -24,8 +24,12 @@ use ort::session::Session;
 
 use crate::EngineError;
 
-/// Work for a session: runs on a worker thread, given its session.
-pub(super) type Job = Box<dyn FnOnce(&mut Session) + Send>;
+/// Work for a session: runs on a worker thread, given its session, and
+/// returns how to deliver its result.
+pub(super) type Job = Box<dyn FnOnce(&mut Session) -> Delivery + Send>;
+
+/// Hands a finished job's result to its requester.
+pub(super) type Delivery = Box<dyn FnOnce() + Send>;
 
 /// Sessions of one model, each on its own thread.
 pub(super) struct SessionWorkers {
@@ -136,8 +140,18 @@ fn work(shared: &Shared, index: usize, mut session: Session) {
         drop(state);
         // A panicking job loses only its own reply (the requester sees the
         // run fail); the thread and its session keep serving.
-        if catch_unwind(AssertUnwindSafe(|| job(&mut session))).is_err() {
-            tracing::error!("an inference job panicked; its request failed");
+        let delivery = catch_unwind(AssertUnwindSafe(|| job(&mut session)));
+        // Back on the idle stack before the requester hears of the result:
+        // its next request must find this session (warm caches), not
+        // another one because this thread had not yet come back.
+        let mut back = shared.lock();
+        if back.handed[index].is_none() && back.queue.is_empty() && !back.idle.contains(&index) {
+            back.idle.push(index);
+        }
+        drop(back);
+        match delivery {
+            Ok(deliver) => deliver(),
+            Err(_) => tracing::error!("an inference job panicked; its request failed"),
         }
         state = shared.lock();
     }
