@@ -212,9 +212,9 @@ def markdown(results: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--iterations", type=int, default=20, help="requests per candidate per round at batch 1")
-    ap.add_argument("--throughput-requests", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--iterations", type=int, default=30, help="requests per candidate per round at batch 1")
+    ap.add_argument("--throughput-requests", type=int, default=256)
     ap.add_argument("--quick", action="store_true", help="batch 1 only, thread count 1 only")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()

@@ -137,7 +137,9 @@ async fn run_inner(state: &AppState, req: Request<Body>) -> (InnerResponse, Opti
 
 async fn into_inner_response(parts: http::response::Parts, body: Body) -> InnerResponse {
     let body = match to_bytes(body, MAX_INNER_RESPONSE).await {
-        Ok(b) => b.to_vec(),
+        // No copy when the handler's body was one buffer (an inference
+        // response always is).
+        Ok(b) => Vec::from(b),
         Err(_) => {
             return error_response(&ApiError::new(ErrorCode::Internal, "response body failed"));
         }
