@@ -182,7 +182,9 @@ impl Client {
                 ClientError::from_response(status, &body).with_request_id(request_id.as_deref())
             );
         }
-        Ok(InnerResponse::decode(&opener.open(&body)?)?)
+        // Decrypted where it lies (no copy when `body` is the only owner).
+        let mut body = Vec::from(body);
+        Ok(InnerResponse::decode(opener.open_in_place(&mut body)?)?)
     }
 
     pub(crate) fn headers(&self, owner: bool) -> Vec<(String, String)> {
@@ -292,7 +294,11 @@ impl Client {
             .map_err(|_| {
                 veil_protocol::ProtocolError::malformed("inference response", "bad header length")
             })?;
-        Ok(InferResponse::decode(&resp.body, header_length)?)
+        // The output tensors are views of the response body, not copies.
+        Ok(InferResponse::decode_shared(
+            bytes::Bytes::from(resp.body),
+            header_length,
+        )?)
     }
 
     /// Uploads the ONNX file at `path` as model `name` (owner only),

@@ -180,6 +180,12 @@ impl ResponseOpener {
     pub fn open(self, enc_response: &[u8]) -> Result<Vec<u8>, ProtocolError> {
         Ok(self.0.decapsulate(enc_response)?)
     }
+
+    /// Decapsulates the encrypted response where it lies: decrypted in
+    /// place, the inner message is a slice of `enc_response`. No copy.
+    pub fn open_in_place(self, enc_response: &mut [u8]) -> Result<&[u8], ProtocolError> {
+        Ok(self.0.decapsulate_in_place(enc_response)?)
+    }
 }
 
 #[cfg(test)]
@@ -221,6 +227,43 @@ mod tests {
         assert_eq!(inner, b"plain");
         let sealed = sealer.seal(b"answer").unwrap();
         assert_eq!(response.decapsulate(&sealed).unwrap(), b"answer");
+    }
+
+    #[test]
+    fn responses_open_in_place_as_they_open_by_copy() {
+        let gateway = GatewayKey::generate().unwrap();
+        let client = ClientKey::new(gateway.encoded_config().to_vec()).unwrap();
+        let exchange = |body: &[u8]| {
+            let (enc, opener) = client.encapsulate(b"request").unwrap();
+            let (_, sealer) = gateway.decapsulate(&enc).unwrap();
+            (sealer.seal(body).unwrap(), opener)
+        };
+        for len in [0usize, 1, 15, 16, 17, 4096, 200_001] {
+            let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let (mut sealed, opener) = exchange(&body);
+            assert_eq!(opener.open_in_place(&mut sealed).unwrap(), body.as_slice());
+            let (sealed, opener) = exchange(&body);
+            assert_eq!(opener.open(&sealed).unwrap(), body);
+        }
+        // Every flipped byte (nonce, ciphertext, tag) and every truncation
+        // is refused.
+        let (sealed, _) = exchange(b"inner response");
+        for i in 0..sealed.len() {
+            let (mut bad, opener) = exchange(b"inner response");
+            bad[i] ^= 0x01;
+            assert!(
+                opener.open_in_place(&mut bad).is_err(),
+                "byte {i} flipped was accepted"
+            );
+        }
+        for cut in 0..sealed.len() {
+            let (mut bad, opener) = exchange(b"inner response");
+            bad.truncate(cut);
+            assert!(
+                opener.open_in_place(&mut bad).is_err(),
+                "truncated to {cut} was accepted"
+            );
+        }
     }
 
     #[test]

@@ -335,7 +335,17 @@ impl InferResponse {
     /// Decodes a response body.
     pub fn decode(body: &[u8], header_length: Option<usize>) -> Result<Self, ProtocolError> {
         let (json, binary) = split_body(body, header_length)?;
-        let mut binary = Binary::Borrowed(binary);
+        Self::decode_split(json, Binary::Borrowed(binary))
+    }
+
+    /// Decodes a response body that the caller owns: the output tensors are
+    /// views of `body` (its binary part), not copies of it.
+    pub fn decode_shared(body: Bytes, header_length: Option<usize>) -> Result<Self, ProtocolError> {
+        let json_len = split_body(&body, header_length)?.0.len();
+        Self::decode_split(&body[..json_len], Binary::Shared(body.slice(json_len..)))
+    }
+
+    fn decode_split(json: &[u8], mut binary: Binary<'_>) -> Result<Self, ProtocolError> {
         let header: ResponseHeader = serde_json::from_slice(json)
             .map_err(|e| ProtocolError::malformed("inference response", e))?;
         let mut outputs = Vec::with_capacity(header.outputs.len());
@@ -691,6 +701,29 @@ mod tests {
             body[header_length..].as_ptr()
         );
         let err = InferRequest::decode_shared(body.slice(..body.len() - 1), enc.header_length)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exceeds"), "{err}");
+    }
+
+    #[test]
+    fn a_shared_response_body_is_decoded_into_views_of_it() {
+        let resp = InferResponse {
+            model_name: "m".into(),
+            id: Some("r1".into()),
+            outputs: sample(),
+        };
+        let enc = resp.encode(|_| true).unwrap();
+        let header_length = enc.header_length.unwrap();
+        assert_eq!(header_length % BINARY_ALIGNMENT, 0);
+        let body = Bytes::from(enc.body);
+        let dec = InferResponse::decode_shared(body.clone(), enc.header_length).unwrap();
+        assert_eq!(dec, resp);
+        assert_eq!(
+            dec.outputs[0].1.bytes().as_ptr(),
+            body[header_length..].as_ptr()
+        );
+        let err = InferResponse::decode_shared(body.slice(..body.len() - 1), enc.header_length)
             .unwrap_err()
             .to_string();
         assert!(err.contains("exceeds"), "{err}");

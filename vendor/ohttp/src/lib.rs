@@ -325,10 +325,27 @@ impl ServerResponse {
     }
 
     /// Consume this object by encapsulating a response.
+    #[cfg(not(feature = "rust-hpke"))]
     pub fn encapsulate(mut self, response: &[u8]) -> Res<Vec<u8>> {
         let mut enc_response = self.response_nonce;
         let mut ct = self.aead.seal(&[], response)?;
         enc_response.append(&mut ct);
+        Ok(enc_response)
+    }
+
+    /// Consume this object by encapsulating a response.
+    ///
+    /// Veil patch: the response is copied once, into the buffer returned,
+    /// and sealed there (upstream sealed into a new buffer, then appended
+    /// that to the nonce).
+    #[cfg(feature = "rust-hpke")]
+    pub fn encapsulate(mut self, response: &[u8]) -> Res<Vec<u8>> {
+        let start = self.response_nonce.len();
+        let mut enc_response = Vec::with_capacity(start + response.len() + 16);
+        enc_response.extend_from_slice(&self.response_nonce);
+        enc_response.extend_from_slice(response);
+        let tag = self.aead.seal_in_place(&[], &mut enc_response[start..])?;
+        enc_response.extend_from_slice(&tag);
         Ok(enc_response)
     }
 }
@@ -372,6 +389,27 @@ impl ClientResponse {
             response_nonce,
         )?;
         aead.open(&[], ct) // 0 is the sequence number
+    }
+
+    /// Veil patch: decapsulate a response where it lies: decrypted in place
+    /// in `enc_response`, the returned slice points at it. On failure the
+    /// buffer may hold garbage and is to be discarded.
+    #[cfg(feature = "rust-hpke")]
+    pub fn decapsulate_in_place(self, enc_response: &mut [u8]) -> Res<&[u8]> {
+        let mid = entropy(self.hpke.config());
+        if mid >= enc_response.len() {
+            return Err(Error::Truncated);
+        }
+        let (response_nonce, ct) = enc_response.split_at_mut(mid);
+        let mut aead = make_aead(
+            Mode::Decrypt,
+            self.hpke.config(),
+            &export_secret(&self.hpke, LABEL_RESPONSE, self.hpke.config())?,
+            &self.enc,
+            response_nonce,
+        )?;
+        let len = aead.open_in_place(&[], ct)?; // 0 is the sequence number
+        Ok(&enc_response[mid..mid + len])
     }
 }
 

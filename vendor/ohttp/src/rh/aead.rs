@@ -1,6 +1,6 @@
 use std::convert::TryFrom;
 
-use ::aead::{Aead as _, Key, KeyInit, Nonce, Payload};
+use ::aead::{Aead as _, AeadInOut, Key, KeyInit, Nonce, Payload, Tag};
 // Veil patch: with `aws-lc-aead`, AES-128-GCM is AWS-LC's.
 #[cfg(not(feature = "aws-lc-aead"))]
 use ::aes_gcm::Aes128Gcm;
@@ -19,6 +19,8 @@ use crate::{
 /// All the nonces are the same length.  Exploit that.
 pub const NONCE_LEN: usize = 12;
 const COUNTER_LEN: usize = 8;
+/// Veil patch: the tag length of every AEAD here (AES-GCM, ChaCha20-Poly1305).
+const TAG_LEN: usize = 16;
 
 type SequenceNumber = u64;
 
@@ -56,6 +58,52 @@ impl AeadEngine {
             }
         };
         Ok(tag)
+    }
+}
+
+// Veil patch: sealing and opening in place, for responses.
+impl AeadEngine {
+    fn encrypt_in_place(&mut self, nonce: &[u8], aad: &[u8], buf: &mut [u8]) -> Res<Vec<u8>> {
+        let tag = match self {
+            Self::Aes128Gcm(e) => e
+                .encrypt_inout_detached(&Nonce::<Aes128Gcm>::try_from(nonce)?, aad, buf.into())?
+                .to_vec(),
+            Self::Aes256Gcm(e) => e
+                .encrypt_inout_detached(&Nonce::<Aes256Gcm>::try_from(nonce)?, aad, buf.into())?
+                .to_vec(),
+            Self::ChaCha20Poly1305(e) => e
+                .encrypt_inout_detached(
+                    &Nonce::<ChaCha20Poly1305>::try_from(nonce)?,
+                    aad,
+                    buf.into(),
+                )?
+                .to_vec(),
+        };
+        Ok(tag)
+    }
+
+    fn decrypt_in_place(&mut self, nonce: &[u8], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Res<()> {
+        match self {
+            Self::Aes128Gcm(e) => e.decrypt_inout_detached(
+                &Nonce::<Aes128Gcm>::try_from(nonce)?,
+                aad,
+                buf.into(),
+                &Tag::<Aes128Gcm>::try_from(tag)?,
+            )?,
+            Self::Aes256Gcm(e) => e.decrypt_inout_detached(
+                &Nonce::<Aes256Gcm>::try_from(nonce)?,
+                aad,
+                buf.into(),
+                &Tag::<Aes256Gcm>::try_from(tag)?,
+            )?,
+            Self::ChaCha20Poly1305(e) => e.decrypt_inout_detached(
+                &Nonce::<ChaCha20Poly1305>::try_from(nonce)?,
+                aad,
+                buf.into(),
+                &Tag::<ChaCha20Poly1305>::try_from(tag)?,
+            )?,
+        }
+        Ok(())
     }
 }
 
@@ -113,6 +161,30 @@ impl Aead {
             *n ^= u8::try_from((seq >> (8 * i)) & 0xff).unwrap();
         }
         nonce
+    }
+
+    /// Veil patch: seal `buf` in place (the next sequence number) and return
+    /// the tag, without copying the plaintext.
+    pub fn seal_in_place(&mut self, aad: &[u8], buf: &mut [u8]) -> Res<Vec<u8>> {
+        assert_eq!(self.mode, Mode::Encrypt);
+        let nonce = self.nonce(self.seq);
+        self.seq += 1;
+        self.engine.encrypt_in_place(&nonce, aad, buf)
+    }
+
+    /// Veil patch: open `ct` (ciphertext, then a 16-byte tag) in place (the
+    /// next sequence number) and return the plaintext's length at its start.
+    /// On failure the buffer may hold garbage; the caller discards it.
+    pub fn open_in_place(&mut self, aad: &[u8], ct: &mut [u8]) -> Res<usize> {
+        assert_eq!(self.mode, Mode::Decrypt);
+        let Some(len) = ct.len().checked_sub(TAG_LEN) else {
+            return Err(crate::Error::Truncated);
+        };
+        let nonce = self.nonce(self.seq);
+        self.seq += 1;
+        let (buf, tag) = ct.split_at_mut(len);
+        self.engine.decrypt_in_place(&nonce, aad, buf, tag)?;
+        Ok(len)
     }
 
     pub fn open_seq(&mut self, aad: &[u8], seq: SequenceNumber, ct: &[u8]) -> Res<Vec<u8>> {
