@@ -175,15 +175,14 @@ impl PendingRun {
         (PendingRun(Pending::Queued(rx)), RunReply(tx))
     }
 
-    /// Blocks the calling thread until the run ends. Never call it from
-    /// async code: await the `PendingRun` instead.
+    /// Blocks the calling thread until the run ends. From async code,
+    /// await the `PendingRun` instead: this would hold up the executor's
+    /// thread for the whole run.
     pub fn wait(self) -> RunOutcome {
-        match self.0 {
-            Pending::Ready(outcome) => outcome.unwrap_or_else(|| RunOutcome::refused(lost())),
-            Pending::Queued(rx) => rx
-                .blocking_recv()
-                .unwrap_or_else(|_| RunOutcome::refused(lost())),
-        }
+        // Not tokio's `blocking_recv`, which panics on a runtime's thread:
+        // `LoadedModel::run` blocked before runs were queued, and callers
+        // (tests, tools) may still call it from async code.
+        futures::executor::block_on(self)
     }
 }
 
