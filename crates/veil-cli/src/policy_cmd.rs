@@ -299,6 +299,14 @@ pub fn policy_from_claims(claims: &UnpinnedClaims, allow_debug: bool) -> Result<
                      updates are accepted.",
                     snp.reported_tcb
                 ));
+                if let Some(key) = snp.signing_key {
+                    policy.signing_keys = vec![key];
+                    notes.push(format!(
+                        "signing_keys pins the kind of key that signed now ({}): evidence \
+                         signed by the other kind (VCEK or VLEK) is refused until you add it.",
+                        key.as_str()
+                    ));
+                }
             }
             policy.host_data = nonzero(&snp.host_data).into_iter().collect();
             policy.id_key_digests = nonzero(&snp.id_key_digest).into_iter().collect();

@@ -156,6 +156,8 @@ fn sev_snp_policy_pins_measurement_and_reported_tcb() {
         ["7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c480cd81841f".parse().unwrap()]
     );
     assert!(policy.min_tcb.is_some());
+    // The Milan vector is VCEK-signed: a VLEK-signed report would be refused.
+    assert_eq!(policy.signing_keys, [veil_attest::SnpSigningKey::Vcek]);
 }
 
 #[test]
