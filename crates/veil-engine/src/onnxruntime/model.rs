@@ -14,11 +14,11 @@ use crate::{EngineError, LoadedModel, PendingRun, RunHold, RunOutcome, validate}
 /// A model served by ONNX Runtime.
 pub(super) struct OrtModel {
     signature: ModelSignature,
-    workers: SessionWorkers,
+    workers: SessionWorkers<Session>,
 }
 
 impl OrtModel {
-    pub(super) fn new(signature: ModelSignature, workers: SessionWorkers) -> Self {
+    pub(super) fn new(signature: ModelSignature, workers: SessionWorkers<Session>) -> Self {
         OrtModel { signature, workers }
     }
 

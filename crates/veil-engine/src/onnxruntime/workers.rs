@@ -20,58 +20,57 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use ort::session::Session;
-
 use crate::EngineError;
 
-/// Work for a session: runs on a worker thread, given its session, and
-/// returns how to deliver its result.
-pub(super) type Job = Box<dyn FnOnce(&mut Session) -> Delivery + Send>;
+/// Work for a session `S` (an ONNX Runtime session): runs on a worker
+/// thread, given its session, and returns how to deliver its result.
+pub(super) type Job<S> = Box<dyn FnOnce(&mut S) -> Delivery + Send>;
 
 /// Hands a finished job's result to its requester.
 pub(super) type Delivery = Box<dyn FnOnce() + Send>;
 
 /// Sessions of one model, each on its own thread.
-pub(super) struct SessionWorkers {
-    shared: Arc<Shared>,
+pub(super) struct SessionWorkers<S> {
+    shared: Arc<Shared<S>>,
     count: usize,
 }
 
-struct Shared {
-    state: Mutex<State>,
+struct Shared<S> {
+    state: Mutex<State<S>>,
     /// One per worker: signalled when a job is handed to it or on close.
     wake: Vec<Condvar>,
 }
 
-#[derive(Default)]
-struct State {
+struct State<S> {
     /// Jobs waiting for a worker, oldest first.
-    queue: VecDeque<Job>,
+    queue: VecDeque<Job<S>>,
     /// Idle workers, the most recently idle last.
     idle: Vec<usize>,
     /// A job handed to an idle worker, by worker index.
-    handed: Vec<Option<Job>>,
+    handed: Vec<Option<Job<S>>>,
     /// Set when the model is dropped: workers exit once idle.
     closed: bool,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<S> Shared<S> {
+    fn lock(&self) -> MutexGuard<'_, State<S>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl SessionWorkers {
+impl<S: Send + 'static> SessionWorkers<S> {
     /// Starts one thread per session; `name` labels the threads.
-    pub(super) fn start(sessions: Vec<Session>, name: &str) -> Result<Self, EngineError> {
+    pub(super) fn start(sessions: Vec<S>, name: &str) -> Result<Self, EngineError> {
         let count = sessions.len();
         if count == 0 {
             return Err(EngineError::InvalidConfig("no sessions".to_owned()));
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
+                queue: VecDeque::new(),
+                idle: Vec::with_capacity(count),
                 handed: (0..count).map(|_| None).collect(),
-                ..State::default()
+                closed: false,
             }),
             wake: (0..count).map(|_| Condvar::new()).collect(),
         });
@@ -94,7 +93,7 @@ impl SessionWorkers {
 
     /// Queues `job`; the most recently idle worker runs it, or the first
     /// worker to finish its current run.
-    pub(super) fn submit(&self, job: Job) {
+    pub(super) fn submit(&self, job: Job<S>) {
         let mut state = self.shared.lock();
         match state.idle.pop() {
             Some(worker) => {
@@ -107,7 +106,7 @@ impl SessionWorkers {
     }
 }
 
-impl Drop for SessionWorkers {
+impl<S> Drop for SessionWorkers<S> {
     /// Idle workers exit now, busy ones after their run (a run whose
     /// requester went away still finishes); their sessions go with them.
     fn drop(&mut self) {
@@ -119,8 +118,14 @@ impl Drop for SessionWorkers {
 }
 
 /// A worker's loop: run handed or queued jobs until the model is dropped.
-fn work(shared: &Shared, index: usize, mut session: Session) {
+fn work<S>(shared: &Shared<S>, index: usize, mut session: S) {
     let mut state = shared.lock();
+    // A thread that has not run anything yet goes to the bottom of the idle
+    // stack: threads start in any order, and one that starts late must not
+    // take the next job from the one that has just run (and warmed) one.
+    if state.handed[index].is_none() && state.queue.is_empty() {
+        state.idle.insert(0, index);
+    }
     loop {
         let job = if let Some(job) = state.handed[index].take() {
             job
@@ -154,5 +159,107 @@ fn work(shared: &Shared, index: usize, mut session: Session) {
             Err(_) => tracing::error!("an inference job panicked; its request failed"),
         }
         state = shared.lock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    const WAIT: Duration = Duration::from_secs(30);
+
+    /// Workers whose "session" is their own index.
+    fn workers(count: usize) -> SessionWorkers<usize> {
+        SessionWorkers::start((0..count).collect(), "test-session").unwrap()
+    }
+
+    /// A job that reports the session it ran on, through `tx`, when delivered.
+    fn report(tx: &mpsc::Sender<usize>) -> Job<usize> {
+        let tx = tx.clone();
+        Box::new(move |session: &mut usize| {
+            let ran_on = *session;
+            Box::new(move || tx.send(ran_on).unwrap())
+        })
+    }
+
+    #[test]
+    fn serial_requests_all_run_on_the_session_that_ran_the_last_one() {
+        // A client that sends its next request as soon as it has the answer
+        // must find the same (warm) session, however fast it is: the worker
+        // is back on the idle stack before the answer is delivered.
+        let pool = workers(3);
+        let (tx, rx) = mpsc::channel();
+        pool.submit(report(&tx));
+        let first = rx.recv_timeout(WAIT).unwrap();
+        for _ in 0..500 {
+            pool.submit(report(&tx));
+            assert_eq!(rx.recv_timeout(WAIT).unwrap(), first);
+        }
+    }
+
+    #[test]
+    fn no_more_jobs_run_at_once_than_sessions_and_every_queued_job_runs() {
+        let pool = workers(2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        for i in 0..40usize {
+            let (running, most, tx) = (running.clone(), most.clone(), tx.clone());
+            pool.submit(Box::new(move |_: &mut usize| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Box::new(move || tx.send(i).unwrap())
+            }));
+        }
+        let mut done: Vec<usize> = (0..40).map(|_| rx.recv_timeout(WAIT).unwrap()).collect();
+        done.sort_unstable();
+        assert_eq!(done, (0..40).collect::<Vec<_>>());
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            2,
+            "both sessions were used, never more"
+        );
+    }
+
+    #[test]
+    fn a_panicking_job_loses_only_its_own_answer() {
+        let pool = workers(1);
+        let (tx, rx) = mpsc::channel();
+        pool.submit(Box::new(|_: &mut usize| panic!("a job that fails")));
+        // The one session's thread survived and keeps serving.
+        for _ in 0..3 {
+            pool.submit(report(&tx));
+            assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn jobs_queued_when_the_pool_is_dropped_still_run_then_the_threads_exit() {
+        let pool = workers(1);
+        let (tx, rx) = mpsc::channel();
+        let (release, gate) = mpsc::channel::<()>();
+        // Hold the only session so that the next jobs queue.
+        pool.submit(Box::new(move |_: &mut usize| {
+            gate.recv_timeout(WAIT).unwrap();
+            Box::new(|| ())
+        }));
+        for _ in 0..5 {
+            pool.submit(report(&tx));
+        }
+        drop(pool);
+        release.send(()).unwrap();
+        for _ in 0..5 {
+            assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
+        }
+        // The worker held the last sender clone inside no job: once all
+        // jobs ran, nothing more arrives.
+        drop(tx);
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
     }
 }
