@@ -211,7 +211,16 @@ impl Listener {
 
     async fn accept(&self) -> std::io::Result<Connection> {
         match self {
-            Listener::Tcp(listener) => Ok(Connection::Tcp(listener.accept().await?.0)),
+            Listener::Tcp(listener) => {
+                let (stream, _) = listener.accept().await?;
+                // Responses go out as soon as they are written: without it,
+                // the tail of a large response can wait for the client's
+                // delayed ACK (Nagle's algorithm).
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+                Ok(Connection::Tcp(stream))
+            }
             #[cfg(target_os = "linux")]
             Listener::Vsock(listener) => Ok(Connection::Vsock(listener.accept().await?.0)),
         }
