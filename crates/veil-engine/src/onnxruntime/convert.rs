@@ -12,11 +12,15 @@ use veil_tensor::{DataType, Element, Tensor, f16};
 
 use crate::EngineError;
 
-/// Calls `$f::<T>($args)` with `T` the Rust element type of `$dtype`.
+/// Calls `$f::<T>($args)` with `T` the Rust element type of `$dtype`; with
+/// `bool => $expr`, evaluates `$expr` for BOOL instead.
 macro_rules! with_element_type {
     ($dtype:expr, $f:ident($($arg:expr),*)) => {
+        with_element_type!($dtype, $f($($arg),*), bool => $f::<bool>($($arg),*))
+    };
+    ($dtype:expr, $f:ident($($arg:expr),*), bool => $on_bool:expr) => {
         match $dtype {
-            DataType::Bool => $f::<bool>($($arg),*),
+            DataType::Bool => $on_bool,
             DataType::U8 => $f::<u8>($($arg),*),
             DataType::U16 => $f::<u16>($($arg),*),
             DataType::U32 => $f::<u32>($($arg),*),
@@ -56,21 +60,12 @@ pub(super) fn data_type(element: TensorElementType) -> Option<DataType> {
 /// aligned for the element type (no copy: Veil's encoders align the binary
 /// section of a request), else a value holding a decoded copy.
 pub(super) fn to_input(tensor: &Tensor) -> Result<SessionInputValue<'_>, EngineError> {
-    match tensor.dtype() {
-        DataType::U8 => view_or_copy::<u8>(tensor),
-        DataType::U16 => view_or_copy::<u16>(tensor),
-        DataType::U32 => view_or_copy::<u32>(tensor),
-        DataType::U64 => view_or_copy::<u64>(tensor),
-        DataType::I8 => view_or_copy::<i8>(tensor),
-        DataType::I16 => view_or_copy::<i16>(tensor),
-        DataType::I32 => view_or_copy::<i32>(tensor),
-        DataType::I64 => view_or_copy::<i64>(tensor),
-        DataType::F16 => view_or_copy::<f16>(tensor),
-        DataType::F32 => view_or_copy::<f32>(tensor),
-        DataType::F64 => view_or_copy::<f64>(tensor),
+    with_element_type!(
+        tensor.dtype(),
+        view_or_copy(tensor),
         // Always decoded: any non-zero BOOL byte must become a valid `bool`.
-        other => Ok(with_element_type!(other, typed_value(tensor))?.into()),
-    }
+        bool => Ok(typed_value::<bool>(tensor)?.into())
+    )
 }
 
 /// The wire bytes are little-endian: on a little-endian machine, aligned

@@ -1,6 +1,7 @@
 //! A model loaded into ONNX Runtime: its signature and its session threads.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ort::session::{OutputSelector, RunOptions, Session, SessionInputValue, SessionOutputs};
@@ -13,13 +14,17 @@ use crate::{EngineError, LoadedModel, PendingRun, RunHold, RunOutcome, validate}
 
 /// A model served by ONNX Runtime.
 pub(super) struct OrtModel {
-    signature: ModelSignature,
+    /// Shared with queued runs, which need its input names.
+    signature: Arc<ModelSignature>,
     workers: SessionWorkers<Session>,
 }
 
 impl OrtModel {
     pub(super) fn new(signature: ModelSignature, workers: SessionWorkers<Session>) -> Self {
-        OrtModel { signature, workers }
+        OrtModel {
+            signature: Arc::new(signature),
+            workers,
+        }
     }
 
     /// Number of sessions (each on its own thread).
@@ -58,12 +63,7 @@ impl LoadedModel for OrtModel {
             Ok(checked) => checked,
             Err(e) => return PendingRun::ready(RunOutcome::refused(e)),
         };
-        let input_names: Vec<String> = self
-            .signature
-            .inputs
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
+        let signature = self.signature.clone();
         let output_names: Vec<String> = selected
             .iter()
             .map(|&i| self.signature.outputs[i].name.clone())
@@ -73,7 +73,13 @@ impl LoadedModel for OrtModel {
         let queued = Instant::now();
         self.workers.submit(Box::new(move |session: &mut Session| {
             let started = Instant::now();
-            let result = run_on(session, &input_names, ordered, &output_names, all_outputs);
+            let result = run_on(
+                session,
+                &signature.inputs,
+                ordered,
+                &output_names,
+                all_outputs,
+            );
             let ran = started.elapsed();
             // The hold (e.g. an admission ticket) ends with the run, before
             // the requester hears of it.
@@ -93,7 +99,7 @@ impl LoadedModel for OrtModel {
 /// outputs named in `output_names` out of it.
 fn run_on(
     session: &mut Session,
-    input_names: &[String],
+    input_specs: &[TensorSpec],
     ordered: Vec<Tensor>,
     output_names: &[String],
     all_outputs: bool,
@@ -101,8 +107,11 @@ fn run_on(
     let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(ordered.len());
     // Views of the request's bytes where they are aligned: `ordered` lives
     // until the run has returned.
-    for (name, tensor) in input_names.iter().zip(&ordered) {
-        values.push((Cow::Borrowed(name.as_str()), convert::to_input(tensor)?));
+    for (spec, tensor) in input_specs.iter().zip(&ordered) {
+        values.push((
+            Cow::Borrowed(spec.name.as_str()),
+            convert::to_input(tensor)?,
+        ));
     }
     let options = if all_outputs {
         None
@@ -123,12 +132,14 @@ fn run_on(
         Some(options) => session.run_with_options(values, options),
     }
     .map_err(|e| EngineError::Run(e.to_string().trim_end().to_owned()))?;
-    let names: Vec<&str> = output_names.iter().map(String::as_str).collect();
-    copy_outputs(&names, &results)
+    copy_outputs(output_names, &results)
 }
 
 /// Copies every output out of the session's buffers, in `names` order.
-fn copy_outputs(names: &[&str], results: &SessionOutputs<'_>) -> Result<Vec<Tensor>, EngineError> {
+fn copy_outputs(
+    names: &[String],
+    results: &SessionOutputs<'_>,
+) -> Result<Vec<Tensor>, EngineError> {
     if results.len() != names.len() {
         return Err(EngineError::Run(format!(
             "ONNX Runtime returned {} outputs, {} were requested",
