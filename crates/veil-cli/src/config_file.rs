@@ -284,16 +284,21 @@ impl ServeConfig {
             .with_context(|| format!("invalid configuration file {}", path.display()))
     }
 
+    /// Inferences of one model that run at once: `limits.max_concurrent_inferences`,
+    /// which defaults to `engine.sessions_per_model`.
+    pub fn concurrent_inferences(&self) -> usize {
+        self.limits
+            .max_concurrent_inferences
+            .unwrap_or(self.engine.sessions_per_model)
+    }
+
     /// Checks what a type cannot, and fills in the values that default to
     /// another key (`limits.max_concurrent_inferences`).
     pub fn finish(mut self) -> Result<Self> {
         if self.engine.sessions_per_model == 0 {
             bail!("engine.sessions_per_model (--sessions-per-model) must be at least 1");
         }
-        let concurrent = self
-            .limits
-            .max_concurrent_inferences
-            .unwrap_or(self.engine.sessions_per_model);
+        let concurrent = self.concurrent_inferences();
         if concurrent == 0 {
             bail!(
                 "limits.max_concurrent_inferences (--max-concurrent-inferences) must be at least 1"

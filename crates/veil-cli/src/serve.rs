@@ -339,9 +339,7 @@ fn server_config(config: &ServeConfig) -> Result<ServerConfig> {
     limits.max_request_bytes = l.max_request_bytes;
     limits.max_model_bytes = l.max_model_bytes;
     limits.max_tensor_elements = l.max_tensor_elements;
-    limits.max_concurrent_inferences_per_model = l
-        .max_concurrent_inferences
-        .unwrap_or(config.engine.sessions_per_model);
+    limits.max_concurrent_inferences_per_model = config.concurrent_inferences();
     limits.max_queued_inferences_per_model = l.max_queued_inferences;
     limits.request_read_timeout = Duration::from_secs(l.request_read_timeout);
     limits.max_inflight_request_bytes = l.max_inflight_request_bytes;
@@ -403,12 +401,10 @@ pub async fn run(config: ServeConfig) -> Result<()> {
     let mut ort = OrtConfig::new(library.clone());
     ort.intra_op_threads = config.engine.intra_op_threads;
     // A session beyond the runs allowed at once would never be used.
-    ort.sessions_per_model = config.engine.sessions_per_model.min(
-        config
-            .limits
-            .max_concurrent_inferences
-            .unwrap_or(config.engine.sessions_per_model),
-    );
+    ort.sessions_per_model = config
+        .engine
+        .sessions_per_model
+        .min(config.concurrent_inferences());
     let engine = OrtEngine::new(ort)?;
     tracing::info!(library = %library.display(), "ONNX Runtime loaded");
 
