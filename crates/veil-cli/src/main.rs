@@ -60,8 +60,25 @@ enum Command {
         conn: ConnectArgs,
         /// Model name (letters, digits, `.`, `_`, `-`).
         name: String,
+        /// The .onnx file, or a file that `veil encrypt-model` wrote.
+        file: PathBuf,
+        /// Do not show a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Encrypt an ONNX model to the verified server's model key. The file
+    /// it writes can be handed to whoever uploads it (`veil upload`, with
+    /// the owner token): only the attested TEE opens it, so the weights are
+    /// never in plaintext outside this machine and the TEE. Prints the key
+    /// id and the model's SHA-256 (what the server reports once it serves it).
+    EncryptModel {
+        #[command(flatten)]
+        conn: ConnectArgs,
         /// The .onnx file.
         file: PathBuf,
+        /// Where to write the encrypted model (replaced atomically).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
         /// Do not show a progress bar.
         #[arg(long)]
         quiet: bool,
@@ -185,6 +202,22 @@ impl ConnectArgs {
     }
 }
 
+/// A progress bar counting bytes (hidden with `quiet`).
+fn bytes_bar(quiet: bool) -> Result<indicatif::ProgressBar> {
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )?
+        .progress_chars("=> "),
+    );
+    Ok(bar)
+}
+
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -271,17 +304,7 @@ async fn run(cli: Cli) -> Result<()> {
             quiet,
         } => {
             let client = conn.connect().await?;
-            let bar = if quiet {
-                indicatif::ProgressBar::hidden()
-            } else {
-                indicatif::ProgressBar::new(0)
-            };
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )?
-                .progress_chars("=> "),
-            );
+            let bar = bytes_bar(quiet)?;
             bar.set_message(format!("uploading {name}"));
             let info = client
                 .upload_model_file(&name, &file, |sent, total| {
@@ -291,6 +314,28 @@ async fn run(cli: Cli) -> Result<()> {
                 .await;
             bar.finish_and_clear();
             print_json(&info?)
+        }
+        Command::EncryptModel {
+            conn,
+            file,
+            output,
+            quiet,
+        } => {
+            let client = conn.connect().await?;
+            let bar = bytes_bar(quiet)?;
+            bar.set_message(format!("encrypting {}", file.display()));
+            let progress = {
+                let bar = bar.clone();
+                move |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let encrypted = client.encrypt_model_file(&file, &output, progress).await;
+            bar.finish_and_clear();
+            let encrypted =
+                encrypted.with_context(|| format!("cannot encrypt {}", file.display()))?;
+            print_json(&encrypted)
         }
         Command::Models { conn } => print_json(&conn.connect().await?.list_models().await?),
         Command::Metadata { conn, name } => {

@@ -202,7 +202,7 @@ impl Client {
             .collect()
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: &str,
         path: String,

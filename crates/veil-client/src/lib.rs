@@ -25,9 +25,11 @@
 #![deny(missing_docs)]
 
 mod client;
+mod encrypt;
 mod error;
 mod reconnect;
 mod upload;
 
 pub use client::{Client, ConnectOptions};
+pub use encrypt::{EncryptedModel, encrypt_file};
 pub use error::ClientError;

@@ -8,6 +8,7 @@ use futures::TryStreamExt;
 use futures::io::{AsyncReadExt as _, AsyncWriteExt};
 use tokio::io::AsyncReadExt;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+use veil_model_crypto::owner;
 use veil_protocol::ProtocolError;
 use veil_protocol::challenge::CHALLENGE_HEADER;
 use veil_protocol::channel::CHUNKED_REQUEST_MEDIA_TYPE;
@@ -23,17 +24,30 @@ const READ_SIZE: usize = 256 * 1024;
 impl Client {
     /// Uploads `total` bytes from `reader` as model `name` (owner only),
     /// with a fresh server challenge so that a replay changes nothing.
+    /// The bytes are an ONNX model, or one encrypted to the server's model
+    /// key ([`Client::encrypt_model_file`]), told apart by their first bytes.
     pub async fn upload_model_reader(
         &self,
         name: &str,
-        reader: impl tokio::io::AsyncRead + Unpin + Send,
+        mut reader: impl tokio::io::AsyncRead + Unpin + Send,
         total: u64,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<ModelInfo, ClientError> {
+        let mut prefix = Vec::with_capacity(owner::MAGIC.len());
+        (&mut reader)
+            .take(owner::MAGIC.len() as u64)
+            .read_to_end(&mut prefix)
+            .await?;
+        let media_type = if owner::is_owner_encrypted(&prefix) {
+            owner::MEDIA_TYPE
+        } else {
+            "application/octet-stream"
+        };
+        let reader = std::io::Cursor::new(prefix).chain(reader);
         let mut headers = self.headers(true);
         // Single use: a replay of this upload is refused.
         headers.push((CHALLENGE_HEADER.into(), self.challenge().await?));
-        headers.push(("content-type".into(), "application/octet-stream".into()));
+        headers.push(("content-type".into(), media_type.into()));
         headers.push(("content-length".into(), total.to_string()));
         let path = format!("/v2/repository/models/{}", segment(name));
         let response = self

@@ -29,6 +29,7 @@ pub mod challenge;
 pub mod channel;
 pub mod error;
 pub mod inner;
+pub mod model_key;
 pub mod oip;
 pub mod transcript;
 

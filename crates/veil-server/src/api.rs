@@ -10,12 +10,15 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use base64::Engine as _;
 use futures::StreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use veil_model_crypto::owner::{self, OwnerDecryptor, OwnerModelError};
 use veil_protocol::ErrorCode;
 use veil_protocol::ProtocolError;
 use veil_protocol::challenge::IssuedChallenge;
+use veil_protocol::model_key::{MODEL_KEY_PATH, ModelKeyInfo};
 use veil_protocol::oip::{self, InferRequest, InferResponse, ModelMetadata, ServerMetadata};
 
 use crate::auth::{bearer, token_allowed};
@@ -39,6 +42,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/v2/repository/index", get(index).post(index))
         .route("/v2/repository/models/{name}", put(upload).delete(delete))
         .route(CHALLENGE_PATH, post(challenge))
+        .route(MODEL_KEY_PATH, get(model_key))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // The gateway already bounded the ciphertext; uploads bound themselves.
@@ -127,6 +131,18 @@ async fn challenge(State(s): S, headers: HeaderMap) -> Result<Json<IssuedChallen
     Ok(Json(IssuedChallenge {
         challenge: s.challenges.issue(),
         expires_in_seconds: s.challenges.ttl().as_secs(),
+    }))
+}
+
+/// The key owners encrypt models to. Public, but served only inside the
+/// channel: that is what lets a client trust it came from the attested TEE.
+async fn model_key(State(s): S, headers: HeaderMap) -> Result<Json<ModelKeyInfo>, ApiError> {
+    require_user(&s, &headers)?;
+    let public = s.owner_model_key.public();
+    Ok(Json(ModelKeyInfo {
+        suite: owner::SUITE.into(),
+        public_key: base64::engine::general_purpose::STANDARD.encode(public.as_bytes()),
+        key_id: public.key_id().to_string(),
     }))
 }
 
@@ -301,6 +317,50 @@ async fn infer(
     Ok(resp)
 }
 
+/// Whether an upload's body is an owner-encrypted model (its content type).
+fn is_owner_encrypted_upload(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(owner::MEDIA_TYPE))
+}
+
+fn owner_encryption_error(e: OwnerModelError) -> ApiError {
+    ApiError::new(ErrorCode::InvalidModel, e.to_string())
+}
+
+/// The plaintext of an upload on its way into the store: hashed, counted
+/// against the model size limit, and sealed into the temp file.
+struct ReceivedModel {
+    temp: crate::store::TempModel,
+    hasher: Sha256,
+    size: u64,
+    max: u64,
+}
+
+impl ReceivedModel {
+    fn take(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        self.size += bytes.len() as u64;
+        if self.size > self.max {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the model exceeds the configured limit of {} bytes",
+                    self.max
+                ),
+            ));
+        }
+        self.hasher.update(bytes);
+        self.temp.write_all(bytes).map_err(cannot_store)
+    }
+}
+
+fn cannot_store(e: std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "cannot write upload");
+    ApiError::new(ErrorCode::Internal, "the server could not store the upload")
+}
+
 async fn upload(
     State(s): S,
     Path(name): Path<String>,
@@ -314,14 +374,17 @@ async fn upload(
     let max_models = s.config.limits.max_models;
     // Refused before a byte is stored; checked again when installing.
     s.registry.check_room(&name, max_models)?;
-    let max = s.config.limits.max_model_bytes;
-    let internal = |e: std::io::Error| {
-        tracing::error!(error = %e, "cannot write upload");
-        ApiError::new(ErrorCode::Internal, "the server could not store the upload")
+    let mut received = ReceivedModel {
+        temp: s.registry.store().temp(&name).map_err(cannot_store)?,
+        hasher: Sha256::new(),
+        size: 0,
+        max: s.config.limits.max_model_bytes,
     };
-    let mut temp = s.registry.store().temp(&name).map_err(internal)?;
-    let mut hasher = Sha256::new();
-    let mut size: u64 = 0;
+    // An owner-encrypted model is opened here, inside the TEE, chunk by
+    // authenticated chunk: no plaintext of it ever existed outside.
+    let mut decryptor =
+        is_owner_encrypted_upload(&headers).then(|| OwnerDecryptor::new(&s.owner_model_key));
+    let mut plaintext = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| {
@@ -330,22 +393,29 @@ async fn upload(
                 "the upload was cut off before its end",
             )
         })?;
-        size += chunk.len() as u64;
-        if size > max {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the model exceeds the configured limit of {max} bytes"),
-            ));
+        match &mut decryptor {
+            None => received.take(&chunk)?,
+            Some(d) => {
+                d.push(&chunk, &mut plaintext)
+                    .map_err(owner_encryption_error)?;
+                received.take(&plaintext)?;
+                plaintext.clear();
+            }
         }
-        hasher.update(&chunk);
-        temp.write_all(&chunk).map_err(internal)?;
     }
-    if size == 0 {
+    if let Some(d) = decryptor {
+        d.finish(&mut plaintext).map_err(owner_encryption_error)?;
+        received.take(&plaintext)?;
+    }
+    if received.size == 0 {
         return Err(ApiError::new(
             ErrorCode::InvalidModel,
             "the upload is empty",
         ));
     }
+    let ReceivedModel {
+        temp, hasher, size, ..
+    } = received;
     let info = s
         .registry
         .install(temp, hex::encode(hasher.finalize()), size, max_models)

@@ -400,7 +400,7 @@ fn errors(mut op: OperationBuilder, codes: &[(ErrorCode, &str)]) -> OperationBui
 fn inner_operations() -> PathsBuilder {
     use schema::{
         Deleted, InferRequest, InferResponse, InnerLive, InnerReady, IssuedChallenge, ModelInfo,
-        ModelMetadata, ModelReady, RepositoryEntry, ServerMetadata,
+        ModelKeyInfo, ModelMetadata, ModelReady, RepositoryEntry, ServerMetadata,
     };
     let user = |op: OperationBuilder| {
         errors(
@@ -602,6 +602,18 @@ fn inner_operations() -> PathsBuilder {
                 json_response::<IssuedChallenge>("A fresh challenge."),
             ),
     );
+    let model_key = user(
+        OperationBuilder::new()
+            .operation_id(Some("repository_model_key"))
+            .tag("repository")
+            .description(Some(
+                "The public key owners encrypt models to before upload (`veil encrypt-model`), \
+                 so that an encrypted model file can pass through other hands: derived from the \
+                 sealing key, the same on every start with the same sealing key. Served only \
+                 inside the channel, which is what shows it belongs to the attested TEE.",
+            ))
+            .response("200", json_response::<ModelKeyInfo>("The model key.")),
+    );
     let upload = challenged(owner(
         OperationBuilder::new()
             .operation_id(Some("repository_upload"))
@@ -609,13 +621,16 @@ fn inner_operations() -> PathsBuilder {
             .description(Some(
                 "Stores and loads an ONNX model under `name`, replacing any model of that name. \
                  Send it through chunked OHTTP so it streams; it is written atomically and \
-                 never stored when the stream is cut.",
+                 never stored when the stream is cut. The body is the ONNX file, or (with \
+                 content type `application/vnd.veil.owner-encrypted-model`) the ONNX file \
+                 encrypted to the model key, which the server opens inside the TEE.",
             ))
             .parameter(name_parameter())
             .request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(Required::True))
                     .content(oip::BINARY_CONTENT_TYPE, binary_content())
+                    .content(veil_model_crypto::owner::MEDIA_TYPE, binary_content())
                     .build(),
             ))
             .response("200", json_response::<ModelInfo>("The model is served.")),
@@ -625,7 +640,8 @@ fn inner_operations() -> PathsBuilder {
         &[
             (
                 ErrorCode::InvalidModel,
-                "the engine cannot load the bytes (or they are empty)",
+                "the engine cannot load the bytes (or they are empty), or an owner-encrypted model \
+                 was encrypted to another key, changed or cut",
             ),
             (
                 ErrorCode::BadRequest,
@@ -685,6 +701,10 @@ fn inner_operations() -> PathsBuilder {
             veil_protocol::challenge::CHALLENGE_PATH,
             PathItem::new(HttpMethod::Post, challenge),
         )
+        .path(
+            veil_protocol::model_key::MODEL_KEY_PATH,
+            PathItem::new(HttpMethod::Get, model_key),
+        )
 }
 
 /// The OpenAPI 3.1 document of the inner API, as seen inside the channel.
@@ -700,6 +720,7 @@ pub fn inner_document() -> OpenApi {
         with_schema::<ModelInfo>,
         with_schema::<Deleted>,
         with_schema::<IssuedChallenge>,
+        with_schema::<ModelKeyInfo>,
         with_schema::<InferRequest>,
         with_schema::<InferResponse>,
         with_schema::<ErrorBody>,

@@ -28,16 +28,16 @@
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use aead_stream::{DecryptorBE32, EncryptorBE32};
-use aes_gcm::{Aes256Gcm, Key, KeyInit};
 use hkdf::Hkdf;
 use rand::RngCore;
 use sha2::Sha256;
 use veil_attest::PlatformKind;
+use veil_model_crypto::owner::ModelKeyPair;
+use veil_model_crypto::stream::{ChunkOpener, ChunkSealer, NONCE_PREFIX_BYTES, StreamError};
 
 use crate::model_name::ModelName;
 
@@ -49,12 +49,12 @@ pub const VERSION: u8 = 1;
 pub const CHUNK_BYTES: usize = 1 << 20;
 /// Largest chunk size a reader accepts (bounds what a header can make it allocate).
 const MAX_CHUNK_BYTES: usize = 16 << 20;
-const NONCE_PREFIX_BYTES: usize = 7;
-const TAG_BYTES: usize = 16;
 /// Length of the header.
 pub const HEADER_BYTES: usize = MAGIC.len() + 1 + NONCE_PREFIX_BYTES + 4;
 /// HKDF salt: names this use of the sealing key.
 const KDF_SALT: &[u8] = b"veil/sealed-model/v1";
+/// HKDF salt of the owner model key: another use of the sealing key.
+const OWNER_KEY_SALT: &[u8] = b"veil/owner-model-key/v1";
 
 /// Why a sealed model could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +97,15 @@ pub enum SealError {
     NoKeySource(PlatformKind),
 }
 
+impl From<StreamError> for SealError {
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::Truncated => SealError::Truncated,
+            _ => SealError::Authentication,
+        }
+    }
+}
+
 /// The 32-byte key from which every model's sealing key is derived.
 #[derive(Clone)]
 pub struct SealingKey([u8; 32]);
@@ -109,14 +118,27 @@ impl SealingKey {
 
     /// The AES-256-GCM key for model `name`: HKDF-SHA256 over the sealing
     /// key, with the model name as context, so a file cannot move between names.
-    fn model_key(&self, name: &ModelName) -> Key<Aes256Gcm> {
+    fn model_key(&self, name: &ModelName) -> [u8; 32] {
         let hkdf = Hkdf::<Sha256>::new(Some(KDF_SALT), &self.0);
         let mut okm = [0u8; 32];
         // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.
         if hkdf.expand(name.as_str().as_bytes(), &mut okm).is_err() {
             unreachable!("HKDF-SHA256 can expand 32 bytes");
         }
-        Key::<Aes256Gcm>::from(okm)
+        okm
+    }
+
+    /// The server's model key pair, which owners encrypt models to
+    /// ([`veil_model_crypto::owner`]): derived with HKDF-SHA256 from the
+    /// sealing key, so it is the same on every start that has the same
+    /// sealing key, and files encrypted to it stay usable.
+    pub fn owner_model_key(&self) -> ModelKeyPair {
+        let hkdf = Hkdf::<Sha256>::new(Some(OWNER_KEY_SALT), &self.0);
+        let mut ikm = [0u8; 32];
+        if hkdf.expand(b"x25519 key pair ikm", &mut ikm).is_err() {
+            unreachable!("HKDF-SHA256 can expand 32 bytes");
+        }
+        ModelKeyPair::derive(&ikm)
     }
 }
 
@@ -351,12 +373,7 @@ fn header(nonce_prefix: &[u8; NONCE_PREFIX_BYTES], chunk_bytes: u32) -> [u8; HEA
 /// Seals a model as it is written: plaintext in through [`Sealer::write_all`],
 /// sealed chunks out to `W`, the last chunk at [`Sealer::finish`]. A sealer
 /// dropped before `finish` leaves a file that never opens (no last chunk).
-pub struct Sealer<W: Write> {
-    encryptor: EncryptorBE32<Aes256Gcm>,
-    header: [u8; HEADER_BYTES],
-    buffer: Vec<u8>,
-    out: W,
-}
+pub struct Sealer<W: Write>(ChunkSealer<W>);
 
 impl<W: Write> Sealer<W> {
     /// Starts sealing model `name` under `key` into `out` (writes the header).
@@ -366,47 +383,24 @@ impl<W: Write> Sealer<W> {
         // CHUNK_BYTES is 1 MiB: it fits a u32.
         let header = header(&nonce_prefix, CHUNK_BYTES as u32);
         out.write_all(&header)?;
-        let cipher = Aes256Gcm::new(&key.model_key(name));
-        Ok(Sealer {
-            encryptor: EncryptorBE32::from_aead(cipher, &nonce_prefix.into()),
-            header,
-            buffer: Vec::with_capacity(CHUNK_BYTES + TAG_BYTES),
+        Ok(Sealer(ChunkSealer::new(
+            &key.model_key(name),
+            &nonce_prefix,
+            header.to_vec(),
+            CHUNK_BYTES,
             out,
-        })
+        )))
     }
 
     /// Seals `bytes` (buffered up to one chunk).
-    pub fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            if self.buffer.len() == CHUNK_BYTES {
-                // More follows, so this full chunk is not the last.
-                self.encryptor
-                    .encrypt_next_in_place(&self.header, &mut self.buffer)
-                    .map_err(|_| io::Error::other("the STREAM counter is exhausted"))?;
-                self.out.write_all(&self.buffer)?;
-                self.buffer.clear();
-            }
-            let take = (CHUNK_BYTES - self.buffer.len()).min(bytes.len());
-            self.buffer.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-        }
-        Ok(())
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
     }
 
     /// Seals what is buffered as the last chunk and returns the writer
     /// (not flushed or synced: the caller decides).
     pub fn finish(self) -> io::Result<W> {
-        let Sealer {
-            encryptor,
-            header,
-            mut buffer,
-            mut out,
-        } = self;
-        encryptor
-            .encrypt_last_in_place(&header, &mut buffer)
-            .map_err(|_| io::Error::other("cannot seal the last chunk"))?;
-        out.write_all(&buffer)?;
-        Ok(out)
+        self.0.finish()
     }
 }
 
@@ -447,10 +441,9 @@ pub fn unseal_file(key: &SealingKey, name: &ModelName, path: &Path) -> Result<Ve
 fn unseal_into(
     key: &SealingKey,
     name: &ModelName,
-    input: impl Read,
+    mut input: impl Read,
     mut plaintext: Vec<u8>,
 ) -> Result<Vec<u8>, SealError> {
-    let mut input = BufReader::with_capacity(64 << 10, input);
     let mut header = [0u8; HEADER_BYTES];
     let got = read_up_to(&mut input, &mut header)?;
     if got < MAGIC.len() || header[..MAGIC.len()] != MAGIC[..] {
@@ -474,28 +467,22 @@ fn unseal_into(
     if chunk_bytes == 0 || chunk_bytes > MAX_CHUNK_BYTES {
         return Err(SealError::BadChunkSize);
     }
-    let cipher = Aes256Gcm::new(&key.model_key(name));
-    let mut decryptor = DecryptorBE32::from_aead(cipher, &nonce_prefix.into());
-    let mut chunk = vec![0u8; chunk_bytes + TAG_BYTES];
+    let mut opener = ChunkOpener::new(
+        &key.model_key(name),
+        &nonce_prefix,
+        header.to_vec(),
+        chunk_bytes,
+    );
+    let mut buffer = vec![0u8; 64 << 10];
     loop {
-        let n = read_up_to(&mut input, &mut chunk)?;
-        if n < TAG_BYTES {
-            // Every STREAM ends with a last chunk of at least its tag.
-            return Err(SealError::Truncated);
-        }
-        let last = n < chunk.len() || input.fill_buf()?.is_empty();
-        let mut buffer = chunk[..n].to_vec();
-        if last {
-            decryptor
-                .decrypt_last_in_place(&header, &mut buffer)
-                .map_err(|_| SealError::Authentication)?;
-            plaintext.extend_from_slice(&buffer);
+        let n = read_up_to(&mut input, &mut buffer)?;
+        if n == 0 {
+            opener.finish(&mut plaintext).map_err(SealError::from)?;
             return Ok(plaintext);
         }
-        decryptor
-            .decrypt_next_in_place(&header, &mut buffer)
-            .map_err(|_| SealError::Authentication)?;
-        plaintext.extend_from_slice(&buffer);
+        opener
+            .push(&buffer[..n], &mut plaintext)
+            .map_err(SealError::from)?;
     }
 }
 
@@ -503,6 +490,7 @@ fn unseal_into(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use veil_model_crypto::stream::TAG_BYTES;
 
     fn key(byte: u8) -> SealingKey {
         SealingKey([byte; 32])

@@ -32,6 +32,8 @@ pub struct Services {
     pub challenges: crate::challenge::Challenges,
     /// The rate limit on failed owner-token and API-key checks.
     pub auth_failures: crate::auth::FailedAuthLimiter,
+    /// The key owners encrypt models to (derived from the sealing key).
+    pub owner_model_key: veil_model_crypto::owner::ModelKeyPair,
 }
 
 /// Readiness for new work: true from start until draining starts (on
@@ -99,6 +101,7 @@ impl AppState {
                 "models at rest are sealed under a key that is NOT hardware-protected"
             );
         }
+        let owner_model_key = key.owner_model_key();
         let store = ModelStore::open(&config.data_dir, key)?;
         let registry = Registry::open(engine, store)?;
         let key = GatewayKey::generate().map_err(std::io::Error::other)?;
@@ -117,6 +120,7 @@ impl AppState {
             readiness: Readiness::default(),
             challenges: Default::default(),
             auth_failures: Default::default(),
+            owner_model_key,
         });
         Ok(AppState {
             inner: crate::api::router(services.clone()),

@@ -254,6 +254,19 @@ pub struct IssuedChallenge {
     pub expires_in_seconds: u64,
 }
 
+/// `GET /veil/v1/model-key`: the public key owners encrypt models to.
+#[derive(ToSchema)]
+pub struct ModelKeyInfo {
+    /// The encryption suite, in words.
+    pub suite: String,
+    /// The 32-byte X25519 public key, base64.
+    #[schema(pattern = "^[A-Za-z0-9+/]{43}=$")]
+    pub public_key: String,
+    /// SHA-256 of the public key, hex: the id an encrypted file names.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub key_id: String,
+}
+
 /// Answer to a delete.
 #[derive(ToSchema)]
 pub struct Deleted {
