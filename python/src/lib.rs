@@ -296,6 +296,47 @@ impl NativeClient {
         json(&info)
     }
 
+    /// Encrypts the model file at `path` to the server's model key into
+    /// `output` (streamed; replaced atomically); returns what was written
+    /// as JSON. `progress(done, total)` is called as the model is read.
+    #[pyo3(signature = (path, output, progress=None))]
+    fn encrypt_model_file(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        output: PathBuf,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<String> {
+        let rt = runtime()?;
+        let summary = py
+            .detach(|| {
+                rt.block_on(
+                    self.client
+                        .encrypt_model_file(&path, &output, move |done, total| {
+                            report_progress(progress.as_ref(), done, total)
+                        }),
+                )
+            })
+            .map_err(to_py_err)?;
+        json(&summary)
+    }
+
+    /// Encrypts model bytes (any buffer of unsigned bytes) to the server's
+    /// model key; returns the encrypted bytes and what was written as JSON.
+    fn encrypt_model_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        data: PyBuffer<u8>,
+    ) -> PyResult<(Bound<'py, pyo3::types::PyBytes>, String)> {
+        let bytes = data.to_vec(py)?;
+        drop(data);
+        let rt = runtime()?;
+        let (encrypted, summary) = py
+            .detach(|| rt.block_on(self.client.encrypt_model(&bytes)))
+            .map_err(to_py_err)?;
+        Ok((pyo3::types::PyBytes::new(py, &encrypted), json(&summary)?))
+    }
+
     /// Runs inference. `inputs` are `(name, numpy dtype name, shape,
     /// bytes)`; returns `(name, numpy dtype name, shape, uint8 array)` per
     /// output. `outputs` selects outputs by name; `expected_sha256` makes

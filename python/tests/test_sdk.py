@@ -146,6 +146,41 @@ def test_upload_from_path_bytes_and_modelproto_report_the_same_model(client, mod
     assert client.model("add").sha256 == from_proto.sha256
 
 
+def test_an_encrypted_model_is_opened_only_by_the_server_and_served(client, models_dir, ort_session, tmp_path):
+    import veil
+
+    path = models_dir / "mlp.onnx"
+    data = path.read_bytes()
+    seen = []
+    on_disk = client.encrypt_model(path, tmp_path / "mlp.veil", progress=lambda d, t: seen.append((d, t)))
+    in_memory = client.encrypt_model(data)
+    assert seen[-1] == (len(data), len(data))
+    assert on_disk.key_id == in_memory.key_id and len(on_disk.key_id) == 64
+    assert on_disk.sha256 == in_memory.sha256 == hashlib.sha256(data).hexdigest()
+    encrypted = (tmp_path / "mlp.veil").read_bytes()
+    assert on_disk.path == str(tmp_path / "mlp.veil") and on_disk.encrypted_bytes == len(encrypted)
+    assert in_memory.data is not None and len(in_memory.data) == in_memory.encrypted_bytes
+    assert encrypted[:8] == b"VEILOWNM" and data[100:164] not in encrypted
+    assert list(tmp_path.iterdir()) == [tmp_path / "mlp.veil"]
+
+    # Uploaded as a file or as bytes, the server opens it and serves the model.
+    assert client.upload_model("mlp-enc", tmp_path / "mlp.veil", progress=False).sha256 == on_disk.sha256
+    info = client.upload_model("mlp-enc", in_memory.data, progress=False)
+    assert info.sha256 == on_disk.sha256
+    x = sample("float32", (3, 16), 3)
+    (want,) = ort_session(path).run(None, {"x": x})
+    got = client.predict("mlp-enc", {"x": x}, expected_sha256=info.sha256)
+    np.testing.assert_allclose(got["y"], want, rtol=1e-6, atol=1e-6)
+
+    # A changed byte: refused, and the served model stays.
+    changed = bytearray(in_memory.data)
+    changed[len(changed) // 2] ^= 1
+    with pytest.raises(veil.InvalidModel, match="owner-encrypted model failed authentication"):
+        client.upload_model("mlp-enc", bytes(changed), progress=False)
+    assert client.model("mlp-enc").sha256 == info.sha256
+    client.delete_model("mlp-enc")
+
+
 def test_predict_matches_onnxruntime_for_dynamic_batch_sizes(client, mlp, models_dir, ort_session):
     sess = ort_session(models_dir / "mlp.onnx")
     for batch in (1, 3, 17, 64):

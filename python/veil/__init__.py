@@ -36,13 +36,14 @@ from ._errors import (
     VeilError,
 )
 from ._native import __version__
-from ._types import Attestation, ModelInfo, Signature, TensorSpec
+from ._types import Attestation, EncryptedModel, ModelInfo, Signature, TensorSpec
 
 __all__ = [
     "connect",
     "Client",
     "Attestation",
     "ModelInfo",
+    "EncryptedModel",
     "Signature",
     "TensorSpec",
     "VeilError",

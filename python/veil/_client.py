@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _native
 from ._errors import InvalidInput, VeilError, from_native
-from ._types import Attestation, ModelInfo, Signature
+from ._types import Attestation, EncryptedModel, ModelInfo, Signature
 
 __all__ = ["connect", "Client"]
 
@@ -103,7 +103,9 @@ def _has_dtype(value: Any) -> bool:
     return isinstance(value, (np.ndarray, np.generic)) or type(value).__module__.startswith("torch")
 
 
-def _progress_callback(progress: Union[bool, Callable[[int, int], None]], name: str):
+def _progress_callback(
+    progress: Union[bool, Callable[[int, int], None]], name: str, verb: str = "uploading"
+):
     if callable(progress):
         return progress, lambda: None
     if not progress:
@@ -113,7 +115,7 @@ def _progress_callback(progress: Union[bool, Callable[[int, int], None]], name: 
     except ImportError:
         tqdm = None
     if tqdm is not None:
-        bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=f"uploading {name}")
+        bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=f"{verb} {name}")
 
         def update(sent: int, total: int) -> None:
             bar.total = total
@@ -128,7 +130,7 @@ def _progress_callback(progress: Union[bool, Callable[[int, int], None]], name: 
         pct = 100 * sent // total if total else 100
         if pct != state["last"] and (pct % 5 == 0 or sent == total):
             state["last"] = pct
-            sys.stderr.write(f"\ruploading {name}: {pct:3d}% ({sent}/{total} bytes)")
+            sys.stderr.write(f"\r{verb} {name}: {pct:3d}% ({sent}/{total} bytes)")
             sys.stderr.flush()
 
     return text, lambda: sys.stderr.write("\n") if state["last"] >= 0 else None
@@ -206,7 +208,10 @@ class Client:
         Args:
             name: model name (letters, digits, ``.``, ``_``, ``-``).
             model: a path to an ``.onnx`` file (streamed, never held whole in
-                memory), the model's bytes, or an ``onnx.ModelProto``.
+                memory), the model's bytes, or an ``onnx.ModelProto``; or a
+                model encrypted to this server's model key by
+                :meth:`encrypt_model` (a file or its bytes), which the server
+                opens inside the TEE.
             owner_token: the owner token (default: the one given to ``connect``).
             progress: show a progress bar (tqdm if installed), or a callable
                 ``progress(sent_bytes, total_bytes)``.
@@ -214,7 +219,9 @@ class Client:
         Raises:
             Unauthorized: no or wrong owner token.
             TooManyRequests: too many failed authentications; retry after a pause.
-            InvalidModel: ONNX Runtime cannot load the model (its reason is in the message).
+            InvalidModel: ONNX Runtime cannot load the model (its reason is in the
+                message), or an encrypted model was encrypted to another
+                server's key, changed or cut.
             PayloadTooLarge: the model exceeds the server's limit.
 
         The upload carries a fresh single-use server challenge, fetched
@@ -232,6 +239,61 @@ class Client:
         finally:
             done()
         return ModelInfo.from_json(json.loads(info))
+
+    def encrypt_model(
+        self,
+        model: ModelSource,
+        output: Union[None, str, "os.PathLike[str]"] = None,
+        *,
+        progress: Union[bool, Callable[[int, int], None]] = False,
+    ) -> EncryptedModel:
+        """Encrypt a model to this server's model key, for upload later.
+
+        The key is fetched inside the attested channel, so it belongs to the
+        TEE whose attestation verified. The encrypted model can be handed to
+        whoever uploads it (:meth:`upload_model` with the owner token): only
+        that TEE opens it, so the weights are never in plaintext outside
+        this machine and the TEE. The key derives from the server's sealing
+        key: it stays the same across restarts of the same TEE and data.
+
+        Args:
+            model: a path to an ``.onnx`` file (streamed), the model's bytes,
+                or an ``onnx.ModelProto``.
+            output: where to write the encrypted model (replaced atomically);
+                if ``None``, the encrypted bytes are returned in ``.data``.
+            progress: show a progress bar, or a callable
+                ``progress(done_bytes, total_bytes)`` (files only).
+
+        Returns:
+            An :class:`EncryptedModel`: the key id, the model's SHA-256 (what
+            the server reports once it serves the model) and sizes.
+        """
+        if isinstance(model, (str, os.PathLike)) and output is not None:
+            callback, done = _progress_callback(progress, os.fspath(model), "encrypting")
+            try:
+                summary = _call(
+                    self._n().encrypt_model_file, os.fspath(model), os.fspath(output), callback
+                )
+            finally:
+                done()
+            return EncryptedModel.from_json(json.loads(summary), path=os.fspath(output))
+        if isinstance(model, (str, os.PathLike)):
+            model = Path(model).read_bytes()
+        elif hasattr(model, "SerializeToString"):  # onnx.ModelProto
+            model = model.SerializeToString()
+        encrypted, summary = _call(self._n().encrypt_model_bytes, memoryview(model).cast("B"))
+        if output is None:
+            return EncryptedModel.from_json(json.loads(summary), data=encrypted)
+        tmp = Path(os.fspath(output) + f".partial-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(encrypted)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, output)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return EncryptedModel.from_json(json.loads(summary), path=os.fspath(output))
 
     def delete_model(self, name: str, *, owner_token: Optional[str] = None) -> None:
         """Delete a model as its owner.

@@ -48,6 +48,13 @@ class NativeClient:
         owner_token: Optional[str] = None,
         progress: Optional[Callable[[int, int], object]] = None,
     ) -> str: ...
+    def encrypt_model_file(
+        self,
+        path: str,
+        output: str,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> str: ...
+    def encrypt_model_bytes(self, data: memoryview) -> Tuple[bytes, str]: ...
     def infer(
         self,
         name: str,

@@ -92,6 +92,37 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class EncryptedModel:
+    """A model encrypted to a server's model key by ``Client.encrypt_model``.
+
+    ``key_id`` is the SHA-256 of the key it is encrypted to; ``sha256`` is the
+    plaintext model's, which the server reports once it serves the model (pin
+    it with ``predict(..., expected_sha256=...)``). The encrypted model is in
+    the file ``path``, or in ``data`` when no output path was given.
+    """
+
+    key_id: str
+    sha256: str
+    model_bytes: int
+    encrypted_bytes: int
+    path: Optional[str] = None
+    data: Optional[bytes] = None
+
+    @classmethod
+    def from_json(
+        cls, obj: Dict[str, Any], *, path: Optional[str] = None, data: Optional[bytes] = None
+    ) -> "EncryptedModel":
+        return cls(
+            key_id=obj["key_id"],
+            sha256=obj["sha256"],
+            model_bytes=obj["model_bytes"],
+            encrypted_bytes=obj["encrypted_bytes"],
+            path=path,
+            data=data,
+        )
+
+
+@dataclass(frozen=True)
 class Attestation:
     """What the server's attestation proved, verified before anything was sent.
 

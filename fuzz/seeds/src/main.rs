@@ -197,6 +197,19 @@ fn main() -> Res<()> {
     )?;
     write("sealed_blob", "name", Some(2), b"mobilenet-v2.int8")?;
 
+    // Owner-encrypted model: a test model encrypted to the owner_model target's key.
+    let key = veil_model_crypto::owner::ModelKeyPair::derive(&[0x0e; 32]);
+    let add = fs::read(root().join("tests/models/add.onnx"))?;
+    let encrypted = veil_model_crypto::owner::encrypt(key.public(), &add)?;
+    write("owner_model", "encrypted_add", Some(0), &encrypted)?;
+    write("owner_model", "encrypted_add_pieces", Some(0x20), &encrypted)?;
+    write(
+        "owner_model",
+        "model",
+        Some(1),
+        &fs::read(root().join("tests/models/scalar.onnx"))?,
+    )?;
+
     // ONNX: the test models, served and refused alike.
     for entry in fs::read_dir(root().join("tests/models"))? {
         let path = entry?.path();
