@@ -202,7 +202,12 @@ fn main() -> Res<()> {
     let add = fs::read(root().join("tests/models/add.onnx"))?;
     let encrypted = veil_model_crypto::owner::encrypt(key.public(), &add)?;
     write("owner_model", "encrypted_add", Some(0), &encrypted)?;
-    write("owner_model", "encrypted_add_pieces", Some(0x20), &encrypted)?;
+    write(
+        "owner_model",
+        "encrypted_add_pieces",
+        Some(0x20),
+        &encrypted,
+    )?;
     write(
         "owner_model",
         "model",
