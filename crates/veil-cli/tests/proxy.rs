@@ -610,6 +610,27 @@ async fn uploads_through_the_proxy_are_chunked_past_the_servers_message_limit() 
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
+    // An owner-encrypted model goes through too: the proxy passes its
+    // content type on, and the server opens it.
+    let owner = connect(&server.url, Some(OWNER)).await;
+    let (encrypted, summary) = owner.encrypt_model(&model_bytes("add.onnx")).await.unwrap();
+    let reply = reqwest_call(
+        reqwest::Method::PUT,
+        &format!("{}/v2/repository/models/add", proxy.url),
+        &[(
+            "content-type",
+            veil_model_crypto::owner::MEDIA_TYPE.to_owned(),
+        )],
+        encrypted,
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.json()["sha256"], summary.sha256.as_str());
     // A single-message request over the server's limit: the server's 413
     // reaches the local client as a 413.
     let x = mlp_input(64);
