@@ -229,7 +229,7 @@ pub struct OwnerEncryptor<W: Write>(ChunkSealer<W>);
 
 impl<W: Write> OwnerEncryptor<W> {
     /// Starts encrypting to `recipient` into `out` (writes the header).
-    pub fn new(recipient: &ModelPublicKey, mut out: W) -> io::Result<Self> {
+    pub fn new(recipient: &ModelPublicKey, out: W) -> io::Result<Self> {
         let (enc, context) = hpke::setup_sender::<ExportOnlyAead, HkdfSha256, Kem>(
             &OpModeS::Base,
             &recipient.key,
@@ -239,15 +239,8 @@ impl<W: Write> OwnerEncryptor<W> {
         let enc: [u8; ENC_BYTES] = enc.to_bytes().into();
         // CHUNK_BYTES is 1 MiB: it fits a u32.
         let header = header(&recipient.key_id(), &enc, CHUNK_BYTES as u32);
-        out.write_all(&header)?;
         let (key, prefix) = stream_secrets(|okm| context.export(EXPORT_CONTEXT, okm));
-        Ok(OwnerEncryptor(ChunkSealer::new(
-            &key,
-            &prefix,
-            header.to_vec(),
-            CHUNK_BYTES,
-            out,
-        )))
+        ChunkSealer::after_header(&key, &prefix, &header, CHUNK_BYTES, out).map(OwnerEncryptor)
     }
 
     /// Encrypts `bytes` (buffered up to one chunk).

@@ -76,6 +76,28 @@ impl<W: Write> ChunkSealer<W> {
         }
     }
 
+    /// Writes `header` to `out`, then starts a stream whose every chunk
+    /// authenticates that header (the layout of Veil's model files).
+    ///
+    /// # Panics
+    /// If `chunk_bytes` is 0.
+    pub fn after_header(
+        key: &[u8; 32],
+        nonce_prefix: &[u8; NONCE_PREFIX_BYTES],
+        header: &[u8],
+        chunk_bytes: usize,
+        mut out: W,
+    ) -> io::Result<Self> {
+        out.write_all(header)?;
+        Ok(Self::new(
+            key,
+            nonce_prefix,
+            header.to_vec(),
+            chunk_bytes,
+            out,
+        ))
+    }
+
     /// Seals `bytes` (buffered up to one chunk).
     pub fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {

@@ -377,19 +377,19 @@ pub struct Sealer<W: Write>(ChunkSealer<W>);
 
 impl<W: Write> Sealer<W> {
     /// Starts sealing model `name` under `key` into `out` (writes the header).
-    pub fn new(key: &SealingKey, name: &ModelName, mut out: W) -> io::Result<Self> {
+    pub fn new(key: &SealingKey, name: &ModelName, out: W) -> io::Result<Self> {
         let mut nonce_prefix = [0u8; NONCE_PREFIX_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut nonce_prefix);
         // CHUNK_BYTES is 1 MiB: it fits a u32.
         let header = header(&nonce_prefix, CHUNK_BYTES as u32);
-        out.write_all(&header)?;
-        Ok(Sealer(ChunkSealer::new(
+        ChunkSealer::after_header(
             &key.model_key(name),
             &nonce_prefix,
-            header.to_vec(),
+            &header,
             CHUNK_BYTES,
             out,
-        )))
+        )
+        .map(Sealer)
     }
 
     /// Seals `bytes` (buffered up to one chunk).
