@@ -178,6 +178,36 @@ async fn changed_or_cut_encrypted_models_are_refused_and_the_served_model_stays(
         );
         assert!(tmp_is_empty(dir.path()), "{what}");
     }
+    // Sent as plaintext (a hand-made request without the content type):
+    // refused with the remedy, not handed to ONNX Runtime.
+    let headers = vec![
+        ("authorization".to_owned(), format!("Bearer {OWNER}")),
+        (
+            "content-type".to_owned(),
+            "application/octet-stream".to_owned(),
+        ),
+        (
+            veil_protocol::challenge::CHALLENGE_HEADER.to_owned(),
+            owner.challenge().await.unwrap(),
+        ),
+    ];
+    let response = owner
+        .send(&veil_protocol::inner::InnerRequest {
+            method: "PUT".into(),
+            path: "/v2/repository/models/add".into(),
+            headers,
+            body: encrypted.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(response.status, 400);
+    let body = String::from_utf8_lossy(&response.body);
+    assert!(
+        body.contains("invalid_model") && body.contains(veil_model_crypto::owner::MEDIA_TYPE),
+        "{body}"
+    );
+    assert!(tmp_is_empty(dir.path()));
+
     let info = owner
         .upload_model("add", &encrypted, |_, _| {})
         .await

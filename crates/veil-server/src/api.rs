@@ -337,6 +337,8 @@ struct ReceivedModel {
     hasher: Sha256,
     size: u64,
     max: u64,
+    /// The first bytes, to recognise an encrypted model sent as plaintext.
+    head: Vec<u8>,
 }
 
 impl ReceivedModel {
@@ -351,6 +353,9 @@ impl ReceivedModel {
                 ),
             ));
         }
+        let wanted = owner::MAGIC.len().saturating_sub(self.head.len());
+        self.head
+            .extend_from_slice(&bytes[..wanted.min(bytes.len())]);
         self.hasher.update(bytes);
         self.temp.write_all(bytes).map_err(cannot_store)
     }
@@ -379,6 +384,7 @@ async fn upload(
         hasher: Sha256::new(),
         size: 0,
         max: s.config.limits.max_model_bytes,
+        head: Vec::new(),
     };
     // An owner-encrypted model is opened here, inside the TEE, chunk by
     // authenticated chunk: no plaintext of it ever existed outside.
@@ -403,9 +409,21 @@ async fn upload(
             }
         }
     }
-    if let Some(d) = decryptor {
-        d.finish(&mut plaintext).map_err(owner_encryption_error)?;
-        received.take(&plaintext)?;
+    match decryptor {
+        Some(d) => {
+            d.finish(&mut plaintext).map_err(owner_encryption_error)?;
+            received.take(&plaintext)?;
+        }
+        None if owner::is_owner_encrypted(&received.head) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidModel,
+                format!(
+                    "the upload is an owner-encrypted model sent as plaintext: send it with content type {}",
+                    owner::MEDIA_TYPE
+                ),
+            ));
+        }
+        None => {}
     }
     if received.size == 0 {
         return Err(ApiError::new(
