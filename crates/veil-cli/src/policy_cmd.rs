@@ -19,8 +19,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use rand::RngCore;
 use veil_attest::{
-    Evidence, IntelTcbStatus, Measurement, NitroPolicy, PlatformClaims, PlatformKind, Policy,
-    ReportData, SgxPolicy, TdxPolicy, TrustAnchors, UnpinnedClaims, decode_certificates,
+    Evidence, PinnedPolicy, PlatformKind, Policy, ReportData, TrustAnchors, decode_certificates,
     decode_snp_report, detect_platform, trim_dcap_quote, verify_evidence_with_trust_anchors,
     verify_evidence_without_policy,
 };
@@ -139,7 +138,7 @@ async fn from_evidence(args: &FromEvidenceArgs) -> Result<String> {
              No policy printed (pass --allow-debug to pin it anyway, for a test deployment)"
         );
     }
-    let generated = policy_from_claims(&claims, args.allow_debug)?;
+    let generated = PinnedPolicy::of(&claims, args.allow_debug)?;
     let text = render(&generated, &source.description, at)?;
 
     // Self-checks: the text means this policy, and it accepts this evidence.
@@ -266,128 +265,9 @@ fn parse_time(text: &str) -> Result<u64> {
     })
 }
 
-/// A policy generated from claims, with what the reviewer should know.
-#[derive(Debug)]
-pub struct GeneratedPolicy {
-    /// The policy.
-    pub policy: Policy,
-    /// Lines for the file's header: what was pinned and what to check.
-    pub notes: Vec<String>,
-}
-
-/// The policy that accepts exactly what `claims` report: every measurement
-/// the platform reports, its TCB as the floor, its Intel TCB status and
-/// advisories as the only ones accepted.
-pub fn policy_from_claims(claims: &UnpinnedClaims, allow_debug: bool) -> Result<GeneratedPolicy> {
-    let mut notes = Vec::new();
-    let nonzero = |m: &Measurement| (!m.is_zero()).then_some(*m);
-    let mut policy = match &claims.details {
-        PlatformClaims::SevSnp(snp) => {
-            let mut policy = Policy::sev_snp([claims.measurement]);
-            if claims.simulated {
-                policy = Policy::insecure_simulation_any_measurement();
-                policy.measurements = vec![claims.measurement];
-                notes.push(
-                    "SIMULATED platform: this policy accepts evidence that proves nothing \
-                     about the server. Development only."
-                        .into(),
-                );
-            } else {
-                policy.min_tcb = Some(snp.reported_tcb);
-                notes.push(format!(
-                    "min_tcb is the TCB reported now ({}): a firmware rollback is refused, \
-                     updates are accepted.",
-                    snp.reported_tcb
-                ));
-                if let Some(key) = snp.signing_key {
-                    policy.signing_keys = vec![key];
-                    notes.push(format!(
-                        "signing_keys pins the kind of key that signed now ({}): evidence \
-                         signed by the other kind (VCEK or VLEK) is refused until you add it.",
-                        key.as_str()
-                    ));
-                }
-            }
-            policy.host_data = nonzero(&snp.host_data).into_iter().collect();
-            policy.id_key_digests = nonzero(&snp.id_key_digest).into_iter().collect();
-            policy
-        }
-        PlatformClaims::Tdx(tdx) => {
-            let mut pins = TdxPolicy::new([tdx.mrtd]);
-            let [r0, r1, r2, r3] = tdx.rtmr;
-            pins.rtmr0 = vec![r0];
-            pins.rtmr1 = vec![r1];
-            pins.rtmr2 = vec![r2];
-            pins.rtmr3 = vec![r3];
-            pins.tcb_statuses = intel_statuses(tdx.tcb.status, &mut notes);
-            pins.allowed_advisory_ids = intel_advisories(&tdx.tcb.advisory_ids, &mut notes);
-            notes.push(
-                "RTMR0-3 are pinned as reported now: a kernel, command line or initrd change \
-                 changes them."
-                    .into(),
-            );
-            Policy::tdx(pins)
-        }
-        PlatformClaims::Sgx(sgx) => {
-            let mut pins = SgxPolicy::new([sgx.mrenclave]);
-            pins.mrsigner = vec![sgx.mrsigner];
-            pins.isv_prod_id = Some(sgx.isv_prod_id);
-            pins.min_isv_svn = Some(sgx.isv_svn);
-            pins.tcb_statuses = intel_statuses(sgx.tcb.status, &mut notes);
-            pins.allowed_advisory_ids = intel_advisories(&sgx.tcb.advisory_ids, &mut notes);
-            Policy::sgx(pins)
-        }
-        PlatformClaims::Nitro(nitro) => {
-            let pcr = |i| nitro.pcr(i).copied().into_iter().collect::<Vec<_>>();
-            let mut pins = NitroPolicy::new(pcr(0));
-            pins.pcr1 = pcr(1);
-            pins.pcr2 = pcr(2);
-            pins.pcr8 = nitro.pcr(8).and_then(nonzero).into_iter().collect();
-            if pins.pcr8.is_empty() {
-                notes.push("PCR8 is zero (the enclave image is not signed): not pinned.".into());
-            }
-            Policy::nitro(pins)
-        }
-        other => bail!("no policy generator for {other:?} evidence"),
-    };
-    if claims.debug {
-        policy.allow_debug = allow_debug;
-        notes.push(
-            "allow_debug = true: the evidence says debugging is ON; the host can read the \
-             server's memory. Never publish this for production."
-                .into(),
-        );
-    }
-    Ok(GeneratedPolicy { policy, notes })
-}
-
-/// The accepted Intel TCB statuses: `UpToDate`, and the current status if
-/// it is another one (with a note: the platform needs patching).
-fn intel_statuses(current: IntelTcbStatus, notes: &mut Vec<String>) -> Vec<IntelTcbStatus> {
-    if current == IntelTcbStatus::UpToDate {
-        return vec![current];
-    }
-    notes.push(format!(
-        "the platform's Intel TCB status is {current}, not UpToDate: it is accepted here \
-         because it is the status now; remove it once the platform is patched."
-    ));
-    vec![IntelTcbStatus::UpToDate, current]
-}
-
-fn intel_advisories(current: &[String], notes: &mut Vec<String>) -> Vec<String> {
-    if !current.is_empty() {
-        notes.push(format!(
-            "Intel advisories accepted because the platform is affected now: {}. Read each \
-             one before publishing.",
-            current.join(", ")
-        ));
-    }
-    current.to_vec()
-}
-
 /// The TOML text: a header saying where it came from and that it must be
 /// reviewed, then the policy.
-pub fn render(generated: &GeneratedPolicy, source: &str, at: u64) -> Result<String> {
+pub fn render(generated: &PinnedPolicy, source: &str, at: u64) -> Result<String> {
     let body = toml::to_string(&generated.policy).context("cannot encode the policy as TOML")?;
     let mut text = String::new();
     for line in [
