@@ -2,13 +2,17 @@
 //! reports now. `veil policy from-evidence` prints one for an operator to
 //! review; a server uses one to recognise replicas of itself.
 
+use crate::anchors::TrustAnchors;
 use crate::claims::PlatformClaims;
 use crate::error::AttestationError;
+use crate::evidence::{Evidence, PlatformKind};
 use crate::fields::Measurement;
+use crate::fields::ReportData;
 use crate::nitro::NitroPolicy;
 use crate::policy::Policy;
 use crate::sgx::SgxPolicy;
 use crate::tdx::TdxPolicy;
+use crate::without_policy::verify_evidence_without_policy;
 use crate::{IntelTcbStatus, UnpinnedClaims};
 
 /// A policy that pins what one piece of evidence reports, with what a
@@ -23,6 +27,27 @@ pub struct PinnedPolicy {
 }
 
 impl PinnedPolicy {
+    /// The policy that recognises replicas of this very server: it pins
+    /// what the server's *own* `evidence` (over `report_data`) reports, after
+    /// verifying that evidence without a policy (chain to the pinned vendor
+    /// root, signature, report data). Simulated evidence pins simulated
+    /// peers only, and debug is accepted only if this server runs with it.
+    pub fn of_own_evidence(
+        evidence: &Evidence,
+        report_data: &ReportData,
+        now_unix: u64,
+    ) -> Result<Self, AttestationError> {
+        let simulated = evidence.platform == PlatformKind::Simulated;
+        let claims = verify_evidence_without_policy(
+            evidence,
+            Some(report_data),
+            simulated,
+            now_unix,
+            &TrustAnchors::pinned(),
+        )?;
+        Self::of(&claims, claims.debug)
+    }
+
     /// The policy that accepts exactly what `claims` report: every
     /// measurement the platform reports, its TCB as the floor, its Intel TCB
     /// status and advisories as the only ones accepted; simulated evidence

@@ -109,6 +109,11 @@ pub struct ServeConfig {
     /// none built (`--sealing-key-file`). Not hardware-protected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sealing_key_file: Option<PathBuf>,
+    /// URL of a running server to join as its replica: its sealing key is
+    /// used, once each side has verified that the other runs this very code
+    /// (`--join-replica`). Excludes `sealing_key_file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_replica: Option<String>,
     /// Where evidence comes from.
     pub platform: PlatformConfig,
     /// Who may manage models and run inference.
@@ -218,6 +223,7 @@ impl Default for ServeConfig {
             drain_timeout: 30,
             ort_library: None,
             sealing_key_file: None,
+            join_replica: None,
             platform: PlatformConfig::default(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
@@ -311,6 +317,12 @@ impl ServeConfig {
                  /metrics is served on the outer API anyway"
             );
         }
+        if self.join_replica.is_some() && self.sealing_key_file.is_some() {
+            bail!(
+                "join_replica (--join-replica) and sealing_key_file (--sealing-key-file) exclude \
+                 each other: a replica seals with the key of the server it joins"
+            );
+        }
         Ok(self)
     }
 
@@ -385,6 +397,7 @@ mod tests {
         // so a key added without documentation fails here.
         config.ort_library = Some(PathBuf::new());
         config.sealing_key_file = Some(PathBuf::new());
+        config.join_replica = Some(String::new());
         config.platform.snp_certs = Some(PathBuf::new());
         config.platform.tdx_collateral = Some(PathBuf::new());
         let full = toml::Table::try_from(&config).unwrap();

@@ -12,6 +12,8 @@ use veil_attest::{EvidenceProducer, Measurement, PlatformKind, SimulatedProducer
 use veil_engine::{OrtConfig, OrtEngine, find_onnxruntime_library};
 use veil_server::auth::TokenHash;
 use veil_server::listener::{ListenAddr, Listener};
+use veil_server::replica::SharedSealingKey;
+use veil_server::seal::SealingKey;
 use veil_server::{AppState, ServerConfig};
 use veil_tee::{
     ConfigfsTsm, FetchOptions, HardwarePlatform, PlatformOptions, open_producer,
@@ -155,6 +157,14 @@ pub struct ServeArgs {
     /// only the TEE can read it (e.g. an encrypted disk unlocked after attestation).
     #[arg(long, value_name = "FILE", env = "VEIL_SEALING_KEY_FILE")]
     sealing_key_file: Option<PathBuf>,
+    /// Join the running server at URL as its replica: verify that it runs
+    /// this very code (the policy pinning this server's own evidence), then
+    /// take its sealing key, sealed to this process, so both read the same
+    /// sealed models and share the model key. The server at URL checks this
+    /// server's evidence the same way. Replaces the platform's key and
+    /// --sealing-key-file.
+    #[arg(long, value_name = "URL", env = "VEIL_JOIN_REPLICA")]
+    join_replica: Option<String>,
 }
 
 /// Overwrites `slot` with `given` if a flag or variable gave it.
@@ -188,6 +198,7 @@ impl ServeArgs {
         overlay(&mut c.drain_timeout, &self.drain_timeout);
         overlay_option(&mut c.ort_library, &self.ort_library);
         overlay_option(&mut c.sealing_key_file, &self.sealing_key_file);
+        overlay_option(&mut c.join_replica, &self.join_replica);
         let p = &mut c.platform;
         overlay(&mut p.kind, &self.platform);
         overlay(&mut p.configfs_root, &self.configfs_root);
@@ -408,13 +419,27 @@ pub async fn run(config: ServeConfig) -> Result<()> {
     let engine = OrtEngine::new(ort)?;
     tracing::info!(library = %library.display(), "ONNX Runtime loaded");
 
-    let state =
-        AppState::new(server_config(&config)?, Arc::new(engine), producer).with_context(|| {
-            format!(
-                "cannot open the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
+    let mut server = server_config(&config)?;
+    if let Some(url) = &config.join_replica {
+        let shared = veil_client::replica::join(url, producer.as_ref(), Duration::from_secs(30))
+            .await
+            .with_context(|| format!("cannot join the replica at {url}"))?;
+        tracing::info!(
+            url = %url,
+            measurement = %shared.sharer.measurement,
+            "joined a replica running this code: models are sealed with its key"
+        );
+        server.shared_sealing_key = Some(SharedSealingKey::new(
+            SealingKey::from_bytes(shared.key),
+            url,
+        ));
+    }
+    let state = AppState::new(server, Arc::new(engine), producer).with_context(|| {
+        format!(
+            "cannot open the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
     tracing::info!(models = state.services.registry.len(), "models loaded");
 
     let listener = bind(config.listen, "outer API").await?;

@@ -28,6 +28,7 @@ mod client;
 mod encrypt;
 mod error;
 mod reconnect;
+pub mod replica;
 mod upload;
 
 pub use client::{Client, ConnectOptions};

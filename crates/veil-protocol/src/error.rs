@@ -46,13 +46,16 @@ pub enum ErrorCode {
     /// An upload of a new model name while the server holds the configured
     /// maximum number of models; delete one first.
     ModelLimitReached,
+    /// A replica asked for the sealing key with evidence that does not pin
+    /// the same code as this server, or this server cannot share it.
+    ReplicaRefused,
     /// An unexpected server-side failure.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documents that list them (the OpenAPI schema).
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidModel,
         ErrorCode::ModelNotFound,
         ErrorCode::InvalidInput,
@@ -68,6 +71,7 @@ impl ErrorCode {
         ErrorCode::InvalidChallenge,
         ErrorCode::TooManyRequests,
         ErrorCode::ModelLimitReached,
+        ErrorCode::ReplicaRefused,
         ErrorCode::Internal,
     ];
 
@@ -79,7 +83,7 @@ impl ErrorCode {
             | ErrorCode::BadEncapsulation
             | ErrorCode::BadRequest => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::InvalidChallenge => 403,
+            ErrorCode::InvalidChallenge | ErrorCode::ReplicaRefused => 403,
             ErrorCode::ModelNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::ModelHashMismatch => 409,
@@ -109,6 +113,7 @@ impl ErrorCode {
             ErrorCode::InvalidChallenge => "invalid_challenge",
             ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::ModelLimitReached => "model_limit_reached",
+            ErrorCode::ReplicaRefused => "replica_refused",
             ErrorCode::Internal => "internal",
         }
     }

@@ -31,6 +31,7 @@ pub mod error;
 pub mod inner;
 pub mod model_key;
 pub mod oip;
+pub mod replica;
 pub mod transcript;
 
 pub use error::{ErrorBody, ErrorCode, ProtocolError};

@@ -20,6 +20,7 @@ use veil_protocol::ProtocolError;
 use veil_protocol::challenge::IssuedChallenge;
 use veil_protocol::model_key::{MODEL_KEY_PATH, ModelKeyInfo};
 use veil_protocol::oip::{self, InferRequest, InferResponse, ModelMetadata, ServerMetadata};
+use veil_protocol::replica::{self, JoinRequest, SealedSealingKey};
 
 use crate::auth::{bearer, token_allowed};
 use crate::challenge::{CHALLENGE_HEADER, CHALLENGE_PATH, ChallengeError};
@@ -43,6 +44,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/v2/repository/models/{name}", put(upload).delete(delete))
         .route(CHALLENGE_PATH, post(challenge))
         .route(MODEL_KEY_PATH, get(model_key))
+        .route(replica::SEALING_KEY_PATH, post(replica_sealing_key))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // The gateway already bounded the ciphertext; uploads bound themselves.
@@ -144,6 +146,23 @@ async fn model_key(State(s): S, headers: HeaderMap) -> Result<Json<ModelKeyInfo>
         public_key: base64::engine::general_purpose::STANDARD.encode(public.as_bytes()),
         key_id: public.key_id().to_string(),
     }))
+}
+
+/// Hands the sealing key to a replica of this server, sealed to it. No
+/// token: the replica's evidence is the credential ([`crate::replica`]).
+async fn replica_sealing_key(State(s): S, body: Bytes) -> Result<Json<SealedSealingKey>, ApiError> {
+    let request: JoinRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            // Position only: serde's messages can quote the input.
+            format!(
+                "the join request is not valid JSON of the expected shape (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    Ok(Json(s.replicas.answer(&request)?))
 }
 
 async fn server_metadata() -> Json<ServerMetadata> {

@@ -70,6 +70,9 @@ pub struct ServerConfig {
     /// sealing key: the only way to run TDX and Nitro, which have none
     /// built. Not hardware-protected: whoever can read the file can unseal.
     pub sealing_key_file: Option<PathBuf>,
+    /// The sealing key another replica of this server shared at start
+    /// (`--join-replica`); wins over the platform's key and the key file.
+    pub shared_sealing_key: Option<crate::replica::SharedSealingKey>,
 }
 
 impl ServerConfig {
@@ -82,6 +85,7 @@ impl ServerConfig {
             api_keys: Vec::new(),
             limits: Limits::default(),
             sealing_key_file: None,
+            shared_sealing_key: None,
         }
     }
 }

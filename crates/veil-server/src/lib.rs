@@ -32,6 +32,7 @@ pub mod model_name;
 pub mod openapi;
 pub mod outer;
 pub mod registry;
+pub mod replica;
 pub mod seal;
 pub mod state;
 pub mod store;

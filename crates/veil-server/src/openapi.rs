@@ -399,8 +399,9 @@ fn errors(mut op: OperationBuilder, codes: &[(ErrorCode, &str)]) -> OperationBui
 
 fn inner_operations() -> PathsBuilder {
     use schema::{
-        Deleted, InferRequest, InferResponse, InnerLive, InnerReady, IssuedChallenge, ModelInfo,
-        ModelKeyInfo, ModelMetadata, ModelReady, RepositoryEntry, ServerMetadata,
+        Deleted, InferRequest, InferResponse, InnerLive, InnerReady, IssuedChallenge, JoinRequest,
+        ModelInfo, ModelKeyInfo, ModelMetadata, ModelReady, RepositoryEntry, SealedSealingKey,
+        ServerMetadata,
     };
     let user = |op: OperationBuilder| {
         errors(
@@ -614,6 +615,41 @@ fn inner_operations() -> PathsBuilder {
             ))
             .response("200", json_response::<ModelKeyInfo>("The model key.")),
     );
+    let replica_key = errors(
+        OperationBuilder::new()
+            .operation_id(Some("replica_sealing_key"))
+            .tag("replica")
+            .description(Some(
+                "Hands this server's sealing key to a replica of itself (`veil serve \
+                 --join-replica`), sealed with HPKE to the public key its evidence binds. No \
+                 token: the evidence is the credential, checked against the policy that pins \
+                 this server's own evidence (same platform and measurements, a TCB at least \
+                 as recent).",
+            ))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        JSON,
+                        ContentBuilder::new()
+                            .schema(Some(reference::<JoinRequest>()))
+                            .build(),
+                    )
+                    .build(),
+            ))
+            .response(
+                "200",
+                json_response::<SealedSealingKey>("The sealing key, sealed to the replica."),
+            ),
+        &[
+            (
+                ErrorCode::ReplicaRefused,
+                "the evidence does not verify under the policy pinning this server's own evidence, \
+                 or does not bind the public key, or this server shares its key with no replica",
+            ),
+            (ErrorCode::BadRequest, "the body is not a join request"),
+        ],
+    );
     let upload = challenged(owner(
         OperationBuilder::new()
             .operation_id(Some("repository_upload"))
@@ -705,6 +741,10 @@ fn inner_operations() -> PathsBuilder {
             veil_protocol::model_key::MODEL_KEY_PATH,
             PathItem::new(HttpMethod::Get, model_key),
         )
+        .path(
+            veil_protocol::replica::SEALING_KEY_PATH,
+            PathItem::new(HttpMethod::Post, replica_key),
+        )
 }
 
 /// The OpenAPI 3.1 document of the inner API, as seen inside the channel.
@@ -721,6 +761,8 @@ pub fn inner_document() -> OpenApi {
         with_schema::<Deleted>,
         with_schema::<IssuedChallenge>,
         with_schema::<ModelKeyInfo>,
+        with_schema::<JoinRequest>,
+        with_schema::<SealedSealingKey>,
         with_schema::<InferRequest>,
         with_schema::<InferResponse>,
         with_schema::<ErrorBody>,

@@ -116,6 +116,12 @@ impl SealingKey {
         SealingKey(bytes)
     }
 
+    /// The raw key bytes, for sharing with an attested replica only
+    /// ([`crate::replica`]).
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The AES-256-GCM key for model `name`: HKDF-SHA256 over the sealing
     /// key, with the model name as context, so a file cannot move between names.
     fn model_key(&self, name: &ModelName) -> [u8; 32] {
@@ -151,7 +157,7 @@ impl fmt::Debug for SealingKey {
 /// Where the sealing key comes from.
 pub trait SealingKeySource: Send + Sync {
     /// A short name for logs and errors.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
     /// Whether the key is protected by hardware (false for a key file).
     fn hardware_protected(&self) -> bool;
     /// Obtains the key.

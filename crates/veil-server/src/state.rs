@@ -34,6 +34,8 @@ pub struct Services {
     pub auth_failures: crate::auth::FailedAuthLimiter,
     /// The key owners encrypt models to (derived from the sealing key).
     pub owner_model_key: veil_model_crypto::owner::ModelKeyPair,
+    /// Which replicas of this server get its sealing key.
+    pub replicas: crate::replica::ReplicaSharing,
 }
 
 /// Readiness for new work: true from start until draining starts (on
@@ -78,20 +80,23 @@ pub struct AppState {
 
 impl AppState {
     /// Opens the model store under the configured data directory, sealed
-    /// with the platform's sealing key or the configured key file
-    /// ([`crate::seal::key_source_for`]),
+    /// with a replica's shared key, the configured key file or the
+    /// platform's sealing key ([`crate::seal::key_source_for`]),
     /// loads its models with `engine`, and generates a fresh gateway key.
     pub fn new(
         config: ServerConfig,
         engine: Arc<dyn Engine>,
         producer: Box<dyn EvidenceProducer>,
     ) -> std::io::Result<Self> {
-        let sealing = crate::seal::key_source_for(
-            producer.platform(),
-            &config.data_dir,
-            config.sealing_key_file.as_deref(),
-        )
-        .map_err(std::io::Error::other)?;
+        let sealing: Box<dyn crate::seal::SealingKeySource> = match &config.shared_sealing_key {
+            Some(shared) => Box::new(shared.clone()),
+            None => crate::seal::key_source_for(
+                producer.platform(),
+                &config.data_dir,
+                config.sealing_key_file.as_deref(),
+            )
+            .map_err(std::io::Error::other)?,
+        };
         let key = sealing.sealing_key().map_err(std::io::Error::other)?;
         if sealing.hardware_protected() {
             tracing::info!(source = sealing.name(), "models at rest are sealed");
@@ -102,6 +107,7 @@ impl AppState {
             );
         }
         let owner_model_key = key.owner_model_key();
+        let replicas = crate::replica::ReplicaSharing::new(producer.as_ref(), key.clone());
         let store = ModelStore::open(&config.data_dir, key)?;
         let registry = Registry::open(engine, store)?;
         let key = GatewayKey::generate().map_err(std::io::Error::other)?;
@@ -121,6 +127,7 @@ impl AppState {
             challenges: Default::default(),
             auth_failures: Default::default(),
             owner_model_key,
+            replicas,
         });
         Ok(AppState {
             inner: crate::api::router(services.clone()),

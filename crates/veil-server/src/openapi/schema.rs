@@ -267,6 +267,29 @@ pub struct ModelKeyInfo {
     pub key_id: String,
 }
 
+/// `POST /veil/v1/replica/sealing-key`: a replica's evidence and the key it binds.
+#[derive(ToSchema)]
+pub struct JoinRequest {
+    /// Which platform produced the evidence.
+    pub platform: String,
+    /// The attestation report, base64.
+    pub report: String,
+    /// Endorsement certificates, DER in base64, leaf first.
+    pub certificates: Vec<String>,
+    /// Platform collateral, base64 (Intel PCS collateral for `tdx`/`sgx`).
+    pub collateral: Option<String>,
+    /// The replica's X25519 public key, base64 (32 bytes), which the
+    /// evidence's report data binds.
+    pub public_key: String,
+}
+
+/// The sealing key, sealed to the replica that asked.
+#[derive(ToSchema)]
+pub struct SealedSealingKey {
+    /// HPKE encapsulated key (32 bytes) followed by the ciphertext, base64.
+    pub sealed: String,
+}
+
 /// Answer to a delete.
 #[derive(ToSchema)]
 pub struct Deleted {
