@@ -24,7 +24,7 @@ ENROL, VERIFY = "siamese-enrol", "siamese-verify"
 
 
 def enrol(client, images, sha256=None) -> np.ndarray:
-    """images [n, 64] of one identity -> template [1, 32], computed in the TEE."""
+    """images [n, 64] of one identity -> template [1, 128], computed in the TEE."""
     return client.predict(ENROL, {"images": images.astype(np.float32)}, expected_sha256=sha256)["template"]
 
 

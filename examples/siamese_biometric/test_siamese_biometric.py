@@ -46,13 +46,15 @@ def test_enrol_and_verify_equal_onnxruntime_and_heldout_far_frr(user, built, upl
     assert (match == ref_m)[~close].all()
 
     far, frr = float(match[~genuine].mean()), float((~match[genuine]).mean())
-    # Measured at build: FAR 0.1407, FRR 0.2450 on 21,420 impostor / 7,020 genuine
-    # trials over identities 6-9, never seen in training.
+    # Measured at build: FAR 0.1097, FRR 0.1403, AUC 0.9468 on 21,420 impostor /
+    # 7,020 genuine trials over identities 6-9, never seen in training (the
+    # raw-pixel baseline: FAR 0.1374, FRR 0.1345, AUC 0.9391).
     assert genuine.sum() > 5000 and (~genuine).sum() > 15000
-    assert far <= 0.17, far
-    assert frr <= 0.28, frr
-    # ranking quality independent of the threshold: ROC AUC (measured at build: see README)
+    assert far <= 0.13, far
+    assert frr <= 0.16, frr
+    # ranking quality independent of the threshold: ROC AUC
     ranks = scores.argsort().argsort() + 1
     auc = (ranks[genuine].sum() - genuine.sum() * (genuine.sum() + 1) / 2) / (genuine.sum() * (~genuine).sum())
-    assert auc >= 0.85, auc
-
+    assert auc >= 0.94, auc
+    # the fused model must rank better than the no-network baseline it contains
+    assert auc > built["metrics"]["baseline_raw_pixel_cosine"]["heldout_auc"], auc
