@@ -197,6 +197,27 @@ fn main() -> Res<()> {
     )?;
     write("sealed_blob", "name", Some(2), b"mobilenet-v2.int8")?;
 
+    // A replica's join request under the replica_join target's measurement,
+    // and a sharer's answer (to another key: the target's joiner is random).
+    let joiner = veil_protocol::replica::JoinerKey::generate();
+    let report_data = veil_protocol::replica::report_data(joiner.public_key());
+    let producer = SimulatedProducer::generate(Measurement::from_sha384([0x42; 48]));
+    let evidence = veil_attest::EvidenceProducer::produce(&producer, &report_data)?;
+    let request = veil_protocol::replica::JoinRequest::new(&evidence, joiner.public_key());
+    write(
+        "replica_join",
+        "request",
+        Some(0),
+        &serde_json::to_vec(&request)?,
+    )?;
+    let answer = veil_protocol::replica::seal_sealing_key(joiner.public_key(), &[0x5e; 32])?;
+    write(
+        "replica_join",
+        "answer",
+        Some(1),
+        &serde_json::to_vec(&answer)?,
+    )?;
+
     // Owner-encrypted model: a test model encrypted to the owner_model target's key.
     let key = veil_model_crypto::owner::ModelKeyPair::derive(&[0x0e; 32]);
     let add = fs::read(root().join("tests/models/add.onnx"))?;
