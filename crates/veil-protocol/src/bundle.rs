@@ -47,16 +47,13 @@ impl EvidenceBundle {
         nonce: &Nonce,
         server_version: &str,
     ) -> Self {
+        let (report, certificates, collateral) = encode_evidence(evidence);
         EvidenceBundle {
             version: PROTOCOL_VERSION,
             platform: evidence.platform,
-            report: B64.encode(&evidence.report),
-            certificates: evidence
-                .certificates
-                .iter()
-                .map(|c| B64.encode(c))
-                .collect(),
-            collateral: B64.encode(&evidence.collateral),
+            report,
+            certificates,
+            collateral,
             key_config: B64.encode(key_config),
             nonce: hex::encode(nonce),
             server_version: server_version.to_owned(),
@@ -76,15 +73,12 @@ impl EvidenceBundle {
             )));
         }
         let key_config = decode_b64("key_config", &self.key_config)?;
-        let mut evidence = Evidence::new(
+        let evidence = decode_evidence(
             self.platform,
-            decode_b64("report", &self.report)?,
-            self.certificates
-                .iter()
-                .map(|c| decode_b64("certificates", c))
-                .collect::<Result<_, _>>()?,
-        );
-        evidence.collateral = decode_b64("collateral", &self.collateral)?;
+            &self.report,
+            &self.certificates,
+            &self.collateral,
+        )?;
         Ok((evidence, key_config))
     }
 }
@@ -107,9 +101,42 @@ fn format_error(detail: impl Into<String>) -> AttestationError {
     }
 }
 
-fn decode_b64(field: &str, value: &str) -> Result<Vec<u8>, AttestationError> {
+pub(crate) fn decode_b64(field: &str, value: &str) -> Result<Vec<u8>, AttestationError> {
     B64.decode(value)
-        .map_err(|e| format_error(format!("bundle field `{field}` is not base64: {e}")))
+        .map_err(|e| format_error(format!("field `{field}` is not base64: {e}")))
+}
+
+/// Evidence as the wire carries it: report, certificates (leaf first) and
+/// collateral, each base64.
+pub(crate) fn encode_evidence(evidence: &Evidence) -> (String, Vec<String>, String) {
+    (
+        B64.encode(&evidence.report),
+        evidence
+            .certificates
+            .iter()
+            .map(|c| B64.encode(c))
+            .collect(),
+        B64.encode(&evidence.collateral),
+    )
+}
+
+/// The inverse of [`encode_evidence`] ([`Check::Format`] on bad base64).
+pub(crate) fn decode_evidence(
+    platform: PlatformKind,
+    report: &str,
+    certificates: &[String],
+    collateral: &str,
+) -> Result<Evidence, AttestationError> {
+    let mut evidence = Evidence::new(
+        platform,
+        decode_b64("report", report)?,
+        certificates
+            .iter()
+            .map(|c| decode_b64("certificates", c))
+            .collect::<Result<_, _>>()?,
+    );
+    evidence.collateral = decode_b64("collateral", collateral)?;
+    Ok(evidence)
 }
 
 /// Verifies a bundle against `policy` for the caller's `nonce` at `now_unix`.

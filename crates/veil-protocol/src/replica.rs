@@ -31,6 +31,7 @@ use sha2::{Digest, Sha512};
 use veil_attest::{AttestationError, Evidence, PlatformKind, ReportData};
 
 use crate::ProtocolError;
+use crate::bundle::{decode_b64, decode_evidence, encode_evidence};
 
 type Kem = X25519HkdfSha256;
 
@@ -71,53 +72,33 @@ pub struct JoinRequest {
     pub public_key: String,
 }
 
-fn malformed(detail: String) -> AttestationError {
-    AttestationError {
-        check: veil_attest::Check::Format,
-        detail,
-    }
-}
-
 impl JoinRequest {
     /// A request carrying `evidence` over [`report_data`] of `public_key`.
     pub fn new(evidence: &Evidence, public_key: &[u8; 32]) -> Self {
+        let (report, certificates, collateral) = encode_evidence(evidence);
         JoinRequest {
             platform: evidence.platform,
-            report: B64.encode(&evidence.report),
-            certificates: evidence
-                .certificates
-                .iter()
-                .map(|c| B64.encode(c))
-                .collect(),
-            collateral: B64.encode(&evidence.collateral),
+            report,
+            certificates,
+            collateral,
             public_key: B64.encode(public_key),
         }
     }
 
     /// The evidence and public key, decoded but not verified.
     pub fn decode(&self) -> Result<(Evidence, [u8; 32]), AttestationError> {
-        let b64 = |field: &str, value: &str| {
-            B64.decode(value)
-                .map_err(|e| malformed(format!("join request field `{field}` is not base64: {e}")))
-        };
-        let public_key: [u8; 32] =
-            b64("public_key", &self.public_key)?
-                .try_into()
-                .map_err(|k: Vec<u8>| {
-                    malformed(format!(
-                        "the joiner's public key is {} bytes, not 32",
-                        k.len()
-                    ))
-                })?;
-        let mut evidence = Evidence::new(
+        let public_key: [u8; 32] = decode_b64("public_key", &self.public_key)?
+            .try_into()
+            .map_err(|k: Vec<u8>| AttestationError {
+                check: veil_attest::Check::Format,
+                detail: format!("the joiner's public key is {} bytes, not 32", k.len()),
+            })?;
+        let evidence = decode_evidence(
             self.platform,
-            b64("report", &self.report)?,
-            self.certificates
-                .iter()
-                .map(|c| b64("certificates", c))
-                .collect::<Result<_, _>>()?,
-        );
-        evidence.collateral = b64("collateral", &self.collateral)?;
+            &self.report,
+            &self.certificates,
+            &self.collateral,
+        )?;
         Ok((evidence, public_key))
     }
 }
