@@ -277,6 +277,14 @@ async fn run(cli: Cli) -> Result<()> {
             println!("details:         {}", claims.details);
             println!("server version:  {}", client.server_version());
             println!("report data:     {}", hex::encode(claims.report_data.0));
+            // Asked inside the verified channel, like every call after connect.
+            match client.model_key().await {
+                Ok(key) => println!(
+                    "model key:       {} (what `veil encrypt-model` encrypts to)",
+                    key.key_id()
+                ),
+                Err(e) => println!("model key:       unavailable ({e})"),
+            }
             let source = conn
                 .policy
                 .clone()

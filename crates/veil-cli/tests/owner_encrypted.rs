@@ -70,6 +70,18 @@ async fn the_cli_encrypts_to_the_attested_key_and_only_that_server_opens_it_acro
         .key_id()
         .to_string();
     assert_eq!(summary["key_id"], key_id.as_str());
+    // `veil attest` shows the same key id, fetched inside the channel.
+    let url = server.url.clone();
+    let attest = tokio::task::spawn_blocking(move || veil(&["attest", &url, "--allow-simulation"]))
+        .await
+        .unwrap();
+    let shown = String::from_utf8_lossy(&attest.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("model key:") && l.contains(&key_id)),
+        "{shown}"
+    );
     assert_eq!(summary["sha256"], sha256.as_str());
     assert_eq!(summary["model_bytes"], model.len() as u64);
     let file = std::fs::read(&encrypted).unwrap();
