@@ -273,3 +273,35 @@ fn every_vector_refuses_a_policy_for_another_platform() {
         assert_eq!(check, Check::Platform, "{}", row.name);
     }
 }
+
+/// What a server uses to recognise replicas of itself: the policy pinning
+/// its own evidence accepts that evidence, and still refuses it with another
+/// measurement pinned or a flipped body byte.
+#[test]
+fn the_policy_pinning_a_vectors_own_evidence_accepts_it_and_nothing_changed() {
+    for row in table() {
+        let f = &row.fixture;
+        let pinned = veil_attest::PinnedPolicy::of_own_evidence(&f.evidence, &f.report_data, f.now);
+        let Some(expected) = row.untouched else {
+            let pinned = pinned.unwrap_or_else(|e| panic!("{}: {e}", row.name));
+            let own = f.with_policy(|p| *p = pinned.policy.clone());
+            own.verify().unwrap_or_else(|e| panic!("{}: {e}", row.name));
+            assert_eq!(
+                own.with_report_byte_flipped(row.body_byte).refusal(),
+                Check::Signature,
+                "{}",
+                row.name
+            );
+            assert_eq!(
+                own.with_policy(row.other_measurement).refusal(),
+                Check::Measurement,
+                "{}",
+                row.name
+            );
+            assert!(!pinned.policy.allow_simulation, "{}", row.name);
+            continue;
+        };
+        // Evidence that does not verify without a policy pins nothing.
+        assert_eq!(pinned.unwrap_err().check, expected, "{}", row.name);
+    }
+}
