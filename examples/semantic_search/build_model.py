@@ -1,5 +1,5 @@
 """Build the confidential search model: ONE ONNX graph that embeds the query
-(pretrained paraphrase-MiniLM-L3-v2, see ../minilm.py) and scores it against
+(pretrained all-MiniLM-L6-v2, int8 weights, see minilm_l6.py) and scores it against
 the provider's collection, whose embedding matrix is an initializer of the
 graph, with TopK inside: (input_ids, attention_mask) -> (doc_ids, scores) of
 the best K=5 documents. The query embedding and the full score vector never
@@ -29,7 +29,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import common  # noqa: E402
-import minilm  # noqa: E402
+import minilm  # noqa: E402  (the stdlib docstring collection and client-side `encode`)
+
+enc6 = common.load_module(HERE / "minilm_l6.py", "semantic_search_minilm_l6")
 
 SCENARIO = "semantic_search"
 K = 5
@@ -80,20 +82,20 @@ def search(run_fn, tok, queries, batch=64):
 
 
 def build(force: bool = False) -> dict:
-    out = common.build_dir(SCENARIO, Path(__file__), HERE.parent / "minilm.py")
+    out = common.build_dir(SCENARIO, Path(__file__), HERE / "minilm_l6.py", HERE.parent / "minilm.py")
     if not force and (m := common.cached(out)):
         return m
     t0 = time.time()
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    src, tok_path = minilm.files(common.CACHE_ROOT / "minilm")
+    src, tok_path = enc6.files(common.CACHE_ROOT / "minilm-l6-int8")
     shutil.copy(tok_path, out / "tokenizer.json")
-    tok = minilm.tokenizer(out / "tokenizer.json")
+    tok = enc6.tokenizer(out / "tokenizer.json")
 
     items = minilm.stdlib_docstrings()
     # 1. the provider embeds its collection (offline, once) with the same encoder
     enc_path = out / "encoder.onnx"
-    enc_path.write_bytes(minilm.encoder_model(src).SerializeToString())
+    enc_path.write_bytes(enc6.encoder_model(src).SerializeToString())
     enc = common.ort_session(enc_path)
     bodies = [x["body"] for x in items]
     collection = np.concatenate([enc.run(None, minilm.encode(tok, bodies[i:i + 64]))[0]
@@ -102,7 +104,7 @@ def build(force: bool = False) -> dict:
     enc_path.unlink()
     # 2. the search graph: encoder + collection matrix + TopK
     path = out / "semantic_search.onnx"
-    path.write_bytes(search_model(minilm.encoder_model(src), collection).SerializeToString())
+    path.write_bytes(search_model(enc6.encoder_model(src), collection).SerializeToString())
 
     # 3. held-out evaluation through the graph itself
     sess = common.ort_session(path)
@@ -127,7 +129,7 @@ def build(force: bool = False) -> dict:
         "tokenizer": str(out / "tokenizer.json"),
         "collection": str(out / "collection.json"),
         "k": K,
-        "sources": minilm.SOURCES,
+        "sources": enc6.SOURCES,
         "collection_source": f"docstrings of {len(minilm.STDLIB_MODULES)} Python {sys.version.split()[0]} "
                              "standard-library modules (PSF licence)",
         "metrics": metrics,

@@ -17,9 +17,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import common  # noqa: E402
-import minilm  # noqa: E402
 
 bm = common.load_module(HERE / "build_model.py", "semantic_search_build_model")
+enc6 = common.load_module(HERE / "minilm_l6.py", "semantic_search_minilm_l6")
 
 MODEL = "stdlib-search"
 
@@ -40,10 +40,10 @@ def search(client, tok, queries, sha256=None):
 def main() -> None:
     args = common.argument_parser(__doc__.splitlines()[0]).parse_args()
     manifest = bm.build()
-    tok = minilm.tokenizer(Path(manifest["tokenizer"]))
+    tok = enc6.tokenizer(Path(manifest["tokenizer"]))
     docs = json.loads(Path(manifest["collection"]).read_text())
     print(f"model {manifest['model_sha256']} ({manifest['model_bytes'] / 1e6:.1f} MB): "
-          f"MiniLM-L3 query encoder + {len(docs)}-document embedding matrix + TopK({manifest['k']})")
+          f"all-MiniLM-L6-v2 (int8) query encoder + {len(docs)}-document embedding matrix + TopK({manifest['k']})")
     with common.owner_and_user(args) as (owner, user):
         common.print_attestation(owner, "provider")
         info = common.upload(owner, MODEL, manifest["model"], manifest["model_sha256"])
