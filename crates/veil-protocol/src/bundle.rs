@@ -94,7 +94,7 @@ pub struct VerifiedServer {
     pub server_version: String,
 }
 
-fn format_error(detail: impl Into<String>) -> AttestationError {
+pub(crate) fn format_error(detail: impl Into<String>) -> AttestationError {
     AttestationError {
         check: Check::Format,
         detail: detail.into(),

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha512};
 use veil_attest::{AttestationError, Evidence, PlatformKind, ReportData};
 
 use crate::ProtocolError;
-use crate::bundle::{decode_b64, decode_evidence, encode_evidence};
+use crate::bundle::{decode_b64, decode_evidence, encode_evidence, format_error};
 
 type Kem = X25519HkdfSha256;
 
@@ -89,9 +89,11 @@ impl JoinRequest {
     pub fn decode(&self) -> Result<(Evidence, [u8; 32]), AttestationError> {
         let public_key: [u8; 32] = decode_b64("public_key", &self.public_key)?
             .try_into()
-            .map_err(|k: Vec<u8>| AttestationError {
-                check: veil_attest::Check::Format,
-                detail: format!("the joiner's public key is {} bytes, not 32", k.len()),
+            .map_err(|k: Vec<u8>| {
+                format_error(format!(
+                    "the joiner's public key is {} bytes, not 32",
+                    k.len()
+                ))
             })?;
         let evidence = decode_evidence(
             self.platform,
