@@ -7,7 +7,7 @@
 //! rest is a sealed answer, opened by a joiner.
 #![no_main]
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
 use veil_attest::{Measurement, SimulatedProducer};
@@ -18,7 +18,7 @@ use veil_server::seal::SealingKey;
 /// The measurement of the seed requests (see `fuzz/seeds`).
 static SHARER: LazyLock<ReplicaSharing> = LazyLock::new(|| {
     let producer = SimulatedProducer::generate(Measurement::from_sha384([0x42; 48]));
-    ReplicaSharing::new(&producer, SealingKey::from_bytes([0x5e; 32]))
+    ReplicaSharing::new(Arc::new(producer), SealingKey::from_bytes([0x5e; 32]))
 });
 static JOINER: LazyLock<JoinerKey> = LazyLock::new(JoinerKey::generate);
 

@@ -9,6 +9,7 @@
 //! configures widens that: whoever can start a server cannot make it hand
 //! the key to other code.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use veil_attest::{EvidenceProducer, PinnedPolicy, Policy, ReportData};
@@ -27,16 +28,18 @@ fn now_unix() -> u64 {
 
 /// The sharer's side: which replicas get the sealing key, and the key.
 pub struct ReplicaSharing {
-    /// The policy pinning this server's own evidence, or why there is none
-    /// (then no replica gets the key).
-    policy: Result<Policy, String>,
+    producer: Arc<dyn EvidenceProducer>,
+    /// The policy pinning this server's own evidence, made at the first
+    /// join request (a server nobody joins never makes it) and kept once
+    /// made; a failure is reported to that joiner and tried again next time.
+    policy: OnceLock<Policy>,
     key: SealingKey,
 }
 
 impl std::fmt::Debug for ReplicaSharing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReplicaSharing")
-            .field("available", &self.policy.is_ok())
+            .field("policy_made", &self.policy.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -55,19 +58,31 @@ pub fn own_policy(producer: &dyn EvidenceProducer, now: u64) -> Result<Policy, S
 
 impl ReplicaSharing {
     /// Shares `key` with the replicas that `producer`'s own evidence pins.
-    pub fn new(producer: &dyn EvidenceProducer, key: SealingKey) -> Self {
-        let policy = own_policy(producer, now_unix());
-        if let Err(reason) = &policy {
-            tracing::warn!(%reason, "replicas cannot join this server");
+    pub fn new(producer: Arc<dyn EvidenceProducer>, key: SealingKey) -> Self {
+        ReplicaSharing {
+            producer,
+            policy: OnceLock::new(),
+            key,
         }
-        ReplicaSharing { policy, key }
+    }
+
+    /// The policy pinning this server's own evidence, made once.
+    fn policy(&self) -> Result<&Policy, String> {
+        if let Some(policy) = self.policy.get() {
+            return Ok(policy);
+        }
+        let policy = own_policy(self.producer.as_ref(), now_unix()).inspect_err(|reason| {
+            tracing::warn!(%reason, "replicas cannot join this server");
+        })?;
+        // Another request may have made it meanwhile: either is the same.
+        Ok(self.policy.get_or_init(|| policy))
     }
 
     /// Answers a joiner: the sealing key sealed to its public key, if its
     /// evidence verifies under this server's own policy and binds that key.
     pub fn answer(&self, request: &JoinRequest) -> Result<SealedSealingKey, ApiError> {
         let refused = |detail: String| ApiError::new(ErrorCode::ReplicaRefused, detail);
-        let policy = self.policy.as_ref().map_err(|reason| {
+        let policy = self.policy().map_err(|reason| {
             refused(format!(
                 "this server shares its sealing key with no replica: {reason}"
             ))

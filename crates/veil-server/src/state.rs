@@ -60,8 +60,8 @@ impl Readiness {
 
 /// The evidence producer and the key it attests.
 pub struct Attestor {
-    /// Produces evidence over report data.
-    pub producer: Box<dyn EvidenceProducer>,
+    /// Produces evidence over report data (shared with [`crate::replica`]).
+    pub producer: Arc<dyn EvidenceProducer>,
     /// The OHTTP key whose configuration the evidence binds.
     pub key: GatewayKey,
 }
@@ -107,7 +107,8 @@ impl AppState {
             );
         }
         let owner_model_key = key.owner_model_key();
-        let replicas = crate::replica::ReplicaSharing::new(producer.as_ref(), key.clone());
+        let producer: Arc<dyn EvidenceProducer> = Arc::from(producer);
+        let replicas = crate::replica::ReplicaSharing::new(producer.clone(), key.clone());
         let store = ModelStore::open(&config.data_dir, key)?;
         let registry = Registry::open(engine, store)?;
         let key = GatewayKey::generate().map_err(std::io::Error::other)?;
